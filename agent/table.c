@@ -1,0 +1,251 @@
+/* table.c: the live-allocation table: every block the program holds, by
+ * address, in 16 bytes (see the slot drawing in agent.h). 64 shards picked by
+ * address hash, each with its own lock, so threads rarely meet; each shard is
+ * an open-addressed array (linear probing, backward-shift deletion) from mmap,
+ * doubled at 80% load, so the table costs 20-40 bytes per live block.
+ */
+#include <string.h>
+
+#include "agent.h"
+
+#define NSHARDS 64
+#define INIT_CAP 256 /* slots per shard at start: 4 KiB */
+#define ADDR_MASK 0xffffffffffffull
+#define HUGE_SIZE 0xffffffffu
+#define NHUGE 256
+
+struct slot {
+	uint64_t key;  /* flags << 48 | address */
+	uint64_t val;  /* stack << 32 | size (HUGE_SIZE: see huge[]) */
+};
+
+struct shard {
+	la_lock_t lock;
+	size_t cap, count;
+	struct slot *slots;
+} __attribute__((aligned(64)));
+
+static struct shard shards[NSHARDS];
+static la_lock_t huge_lock; /* blocks of 4 GiB and more: rare, so one list */
+static struct { uintptr_t addr; uint64_t size; } huge[NHUGE];
+unsigned la_generation;
+
+static inline uint64_t mix(uintptr_t a)
+{
+	uint64_t h = (uint64_t)a * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static inline struct shard *shard_of(uintptr_t a)
+{
+	return &shards[(uint64_t)a * 0x9e3779b97f4a7c15ull >> 58];
+}
+
+static void huge_set(uintptr_t addr, uint64_t size)
+{
+	la_lock(&huge_lock);
+	for (int i = 0; i < NHUGE; i++) {
+		if (huge[i].addr == 0 || huge[i].addr == addr) {
+			huge[i].addr = addr;
+			huge[i].size = size;
+			break;
+		}
+	}
+	la_unlock(&huge_lock);
+}
+
+/* Returns the size and, when take, forgets the entry. */
+static uint64_t huge_get(uintptr_t addr, int take)
+{
+	uint64_t size = HUGE_SIZE;
+	la_lock(&huge_lock);
+	for (int i = 0; i < NHUGE; i++) {
+		if (huge[i].addr == addr) {
+			size = huge[i].size;
+			if (take)
+				huge[i].addr = 0;
+			break;
+		}
+	}
+	la_unlock(&huge_lock);
+	return size;
+}
+
+static void decode(const struct slot *s, struct la_block *b, int take_huge)
+{
+	b->addr = (uintptr_t)(s->key & ADDR_MASK);
+	b->flags = (uint16_t)(s->key >> 48);
+	b->stack = (uint32_t)(s->val >> 32);
+	b->size = (uint32_t)s->val;
+	if (b->size == HUGE_SIZE)
+		b->size = huge_get(b->addr, take_huge);
+}
+
+static void place(struct slot *slots, size_t cap, const struct slot *s)
+{
+	size_t i = mix((uintptr_t)(s->key & ADDR_MASK)) & (cap - 1);
+	while (slots[i].key)
+		i = (i + 1) & (cap - 1);
+	slots[i] = *s;
+}
+
+static int grow_locked(struct shard *sh)
+{
+	size_t cap = sh->cap ? sh->cap * 2 : INIT_CAP;
+	struct slot *ns = la_map(cap * sizeof(*ns));
+	if (!ns)
+		return -1;
+	for (size_t i = 0; i < sh->cap; i++)
+		if (sh->slots[i].key)
+			place(ns, cap, &sh->slots[i]);
+	la_unmap(sh->slots, sh->cap * sizeof(*ns));
+	sh->slots = ns;
+	sh->cap = cap;
+	return 0;
+}
+
+/* Returns the slot index of addr, or -1. */
+static long find_locked(const struct shard *sh, uintptr_t addr)
+{
+	if (!sh->cap)
+		return -1;
+	for (size_t i = mix(addr) & (sh->cap - 1);; i = (i + 1) & (sh->cap - 1)) {
+		uint64_t k = sh->slots[i].key;
+		if (!k)
+			return -1;
+		if ((k & ADDR_MASK) == addr)
+			return (long)i;
+	}
+}
+
+/* Backward-shift deletion: pull later members of the run into the hole. */
+static void erase_locked(struct shard *sh, size_t hole)
+{
+	size_t mask = sh->cap - 1;
+	for (size_t j = (hole + 1) & mask; sh->slots[j].key; j = (j + 1) & mask) {
+		size_t home = mix((uintptr_t)(sh->slots[j].key & ADDR_MASK)) & mask;
+		/* j may move to hole if home is not in (hole, j] cyclically */
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			sh->slots[hole] = sh->slots[j];
+			hole = j;
+		}
+	}
+	sh->slots[hole].key = 0;
+	sh->slots[hole].val = 0;
+	sh->count--;
+}
+
+int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flags)
+{
+	struct shard *sh = shard_of(addr);
+	struct slot s = { (uint64_t)flags << 48 | addr,
+			  (uint64_t)stack << 32 | (size >= HUGE_SIZE ? HUGE_SIZE : size) };
+	int rc = 0;
+
+	if (LA_UNLIKELY(size >= HUGE_SIZE))
+		huge_set(addr, size);
+	la_lock(&sh->lock);
+	if ((sh->count + 1) * 5 > sh->cap * 4 && grow_locked(sh) < 0 && sh->count + 1 >= sh->cap) {
+		rc = -1;
+	} else {
+		long i = find_locked(sh, addr);
+		if (i >= 0) { /* the allocator reused an address we missed the free of */
+			sh->slots[i] = s;
+		} else {
+			place(sh->slots, sh->cap, &s);
+			sh->count++;
+		}
+	}
+	la_unlock(&sh->lock);
+	return rc;
+}
+
+int la_table_remove(uintptr_t addr, struct la_block *out)
+{
+	struct shard *sh = shard_of(addr);
+	la_lock(&sh->lock);
+	long i = find_locked(sh, addr);
+	if (i >= 0) {
+		struct slot s = sh->slots[i];
+		erase_locked(sh, (size_t)i);
+		la_unlock(&sh->lock);
+		decode(&s, out, 1);
+		return 1;
+	}
+	la_unlock(&sh->lock);
+	return 0;
+}
+
+int la_table_find(uintptr_t addr, struct la_block *out)
+{
+	struct shard *sh = shard_of(addr);
+	la_lock(&sh->lock);
+	long i = find_locked(sh, addr);
+	struct slot s = i >= 0 ? sh->slots[i] : (struct slot){ 0, 0 };
+	la_unlock(&sh->lock);
+	if (i < 0)
+		return 0;
+	decode(&s, out, 0);
+	return 1;
+}
+
+int la_table_set_flags(uintptr_t addr, uint16_t set)
+{
+	struct shard *sh = shard_of(addr);
+	la_lock(&sh->lock);
+	long i = find_locked(sh, addr);
+	if (i >= 0)
+		sh->slots[i].key |= (uint64_t)set << 48;
+	la_unlock(&sh->lock);
+	return i >= 0;
+}
+
+void la_table_lock_all(void)
+{
+	for (int i = 0; i < NSHARDS; i++)
+		la_lock(&shards[i].lock);
+	la_lock(&huge_lock);
+}
+
+void la_table_unlock_all(void)
+{
+	la_unlock(&huge_lock);
+	for (int i = NSHARDS - 1; i >= 0; i--)
+		la_unlock(&shards[i].lock);
+}
+
+/* Reads huge[] directly: the caller holds huge_lock through lock_all. */
+void la_table_foreach_locked(la_block_fn fn, void *ctx)
+{
+	for (int i = 0; i < NSHARDS; i++) {
+		const struct shard *sh = &shards[i];
+		for (size_t j = 0; j < sh->cap; j++) {
+			const struct slot *s = &sh->slots[j];
+			if (!s->key)
+				continue;
+			struct la_block b = { (uintptr_t)(s->key & ADDR_MASK), (uint32_t)s->val,
+					      (uint32_t)(s->val >> 32), (uint16_t)(s->key >> 48) };
+			if (b.size == HUGE_SIZE)
+				for (int k = 0; k < NHUGE; k++)
+					if (huge[k].addr == b.addr)
+						b.size = huge[k].size;
+			fn(&b, ctx);
+		}
+	}
+}
+
+size_t la_table_count_locked(void)
+{
+	size_t n = 0;
+	for (int i = 0; i < NSHARDS; i++)
+		n += shards[i].count;
+	return n;
+}
+
+size_t la_table_bytes(void)
+{
+	size_t n = 0;
+	for (int i = 0; i < NSHARDS; i++)
+		n += __atomic_load_n(&shards[i].cap, __ATOMIC_RELAXED) * sizeof(struct slot);
+	return n;
+}
