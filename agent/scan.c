@@ -33,10 +33,15 @@ struct range {
 	uintptr_t lo, hi;
 };
 
+/* how a root range counts its pointers */
+enum { INTERIOR_TOO = 1, START_ONLY = 2 };
+
 struct la_scan_prep {
 	size_t bytes;
 	size_t nseg, nspan, nroots;
 	struct range seg[MAX_SEGS];   /* writable PT_LOADs of every module but ours */
+	char seg_mode[MAX_SEGS];      /* START_ONLY for the allocator's own data */
+	uintptr_t allocator_pc;       /* an address in the real malloc's module */
 	struct range span[MAX_MODS];  /* whole modules: not anonymous roots */
 	struct range roots[MAX_REG_ROOTS];
 	size_t tls_static_size, pthread_size;
@@ -105,6 +110,7 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	if (lo >= hi)
 		return 0;
+	int allocator = p->allocator_pc >= lo && p->allocator_pc < hi;
 	if (p->nspan < MAX_MODS)
 		p->span[p->nspan++] = (struct range){ lo, hi };
 	if (self)
@@ -113,6 +119,7 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && p->nseg < MAX_SEGS) {
 			uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+			p->seg_mode[p->nseg] = allocator ? START_ONLY : INTERIOR_TOO;
 			p->seg[p->nseg++] = (struct range){ a, a + ph->p_memsz };
 		}
 	}
@@ -146,6 +153,11 @@ struct la_scan_prep *la_scan_prepare(void)
 	if (!p)
 		return NULL;
 	p->bytes = sizeof(*p);
+	/* The allocator's bookkeeping (glibc's main_arena: top, bins) points at
+	 * chunk headers, which overlap the last word of the live block before
+	 * them: as interior pointers they would turn lost blocks into "possibly
+	 * lost". In the real malloc's own data only start pointers count. */
+	p->allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
 	dl_iterate_phdr(prep_cb, p);
 	tls_geometry(p);
 	uintptr_t (*r)[2] = (uintptr_t(*)[2])p->roots;
@@ -355,7 +367,10 @@ static void found(struct scan *c, uintptr_t p, long j, int definite)
 		push(c, (size_t)j);
 		return;
 	}
-	unsigned want = definite && p == addr_of(c, (size_t)j) ? LA_S_REACHABLE : LA_S_POSSIBLE;
+	int start = p == addr_of(c, (size_t)j);
+	if (definite == START_ONLY && !start)
+		return;
+	unsigned want = definite && start ? LA_S_REACHABLE : LA_S_POSSIBLE;
 	if (st == LA_S_UNREACHED || (st == LA_S_POSSIBLE && want == LA_S_REACHABLE)) {
 		set_state(c, (size_t)j, want);
 		push(c, (size_t)j);
@@ -425,7 +440,7 @@ static size_t map_at(const struct scan *c, uintptr_t p)
 }
 
 /* A root range that may not be (fully) mapped: only its readable parts. */
-static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
+static void scan_root_mode(struct scan *c, uintptr_t lo, uintptr_t hi, int mode)
 {
 	for (size_t m = map_at(c, lo); m < c->nmaps && c->maps[m].lo < hi; m++) {
 		if (!c->maps[m].r)
@@ -433,8 +448,13 @@ static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
 		uintptr_t a = lo > c->maps[m].lo ? lo : c->maps[m].lo;
 		uintptr_t e = hi < c->maps[m].hi ? hi : c->maps[m].hi;
 		if (a < e)
-			scan_words(c, a, e, 1);
+			scan_words(c, a, e, mode);
 	}
+}
+
+static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
+{
+	scan_root_mode(c, lo, hi, INTERIOR_TOO);
 }
 
 static void scan_block(struct scan *c, size_t i)
@@ -907,7 +927,7 @@ void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *
 		}
 	/* 2. globals: writable segments of every module but the agent */
 	for (size_t i = 0; i < prep->nseg; i++)
-		scan_root(&c, prep->seg[i].lo, prep->seg[i].hi);
+		scan_root_mode(&c, prep->seg[i].lo, prep->seg[i].hi, prep->seg_mode[i]);
 	/* 3. threads: registers, stacks, TLS */
 	int lost_stacks;
 	scan_threads(&c, prep, w, &lost_stacks);
