@@ -207,6 +207,9 @@ void la_report_after_fork(void); /* in the child */
 /* --- hooks.c: the interposed functions ------------------------------------ */
 void la_hooks_resolve(void); /* find the next allocator (dlsym RTLD_NEXT) */
 
+/* --- exec.c: children started by exec and posix_spawn keep the agent ----- */
+void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
+
 /* --- agent.c: lifecycle: init, fork, exit ---------------------------------- */
 void la_init(void);
 extern int la_ready;          /* init finished, hooks record */
