@@ -3,11 +3,10 @@
  * started with an explicit environment (execve, execle, execvpe, fexecve,
  * posix_spawn[p]) gets LD_PRELOAD and LEAKAGENT_OPTIONS added when they are
  * missing, unless follow_children is off. Runs in the program's thread, just
- * before it replaces itself: memory for the new environment comes from mmap.
+ * before it replaces itself (perhaps in a vfork child): nothing is allocated.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <errno.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <stdarg.h>
@@ -44,92 +43,84 @@ static int mentions_agent(const char *preload)
 	return preload && *base && strstr(preload, base) != NULL;
 }
 
-struct env_copy {
-	char **envp;
-	size_t bytes;
-};
-
-/* Returns envp itself when nothing is missing, else a copy in mmap'd memory
- * (released by env_done). */
-static char *const *with_agent(char *const *envp, struct env_copy *c)
+/* Bytes needed for a copy of envp with the agent added; 0 when nothing is
+ * missing (or children are not followed). */
+static size_t env_need(char *const *envp)
 {
-	c->envp = NULL;
 	if (!la_opt.follow_children || !la_self_path()[0])
-		return envp;
+		return 0;
 	const char *preload = find(envp, "LD_PRELOAD", 10);
 	int need_preload = !mentions_agent(preload);
 	int need_options = have_options && !find(envp, "LEAKAGENT_OPTIONS", 17);
 	if (!need_preload && !need_options)
-		return envp;
-
-	size_t n = 0, strings = 0;
+		return 0;
+	size_t n = 0;
 	for (char *const *e = envp; e && *e; e++)
 		n++;
-	strings = strlen(la_self_path()) + (preload ? strlen(preload) : 0) +
-		  strlen(saved_options) + 64;
-	c->bytes = (n + 3) * sizeof(char *) + strings;
-	c->envp = la_map(c->bytes);
-	if (!c->envp)
-		return envp;
-	char *s = (char *)(c->envp + n + 3);
-	size_t k = 0;
+	return (n + 3) * sizeof(char *) + strlen(la_self_path()) +
+	       (preload ? strlen(preload) : 0) + strlen(saved_options) + 64;
+}
+
+/* Builds the copy in buf (env_need bytes): LD_PRELOAD with the agent first,
+ * LEAKAGENT_OPTIONS as the program started with, then the rest. */
+static char *const *env_build(char *const *envp, char *buf)
+{
+	const char *preload = find(envp, "LD_PRELOAD", 10);
+	int need_preload = !mentions_agent(preload);
+	int need_options = have_options && !find(envp, "LEAKAGENT_OPTIONS", 17);
+	size_t n = 0, k = 0;
+	for (char *const *e = envp; e && *e; e++)
+		n++;
+	char **out = (char **)buf;
+	char *s = buf + (n + 3) * sizeof(char *);
 	if (need_preload) {
-		c->envp[k++] = s;
+		out[k++] = s;
 		s += la_strlcpy(s, "LD_PRELOAD=", 12);
-		s += la_strlcpy(s, la_self_path(), strings);
+		s += la_strlcpy(s, la_self_path(), 4096);
 		if (preload && *preload) {
 			*s++ = ' ';
-			s += la_strlcpy(s, preload, strings);
+			s += la_strlcpy(s, preload, strlen(preload) + 1);
 		}
 		s++;
 	}
 	if (need_options) {
-		c->envp[k++] = s;
+		out[k++] = s;
 		s += la_strlcpy(s, "LEAKAGENT_OPTIONS=", 19);
 		s += la_strlcpy(s, saved_options, sizeof(saved_options));
 		s++;
 	}
 	for (char *const *e = envp; e && *e; e++)
 		if (!need_preload || strncmp(*e, "LD_PRELOAD=", 11) != 0)
-			c->envp[k++] = *e;
-	c->envp[k] = NULL;
-	return c->envp;
+			out[k++] = *e;
+	out[k] = NULL;
+	return out;
 }
 
-static void env_done(struct env_copy *c)
-{
-	int saved = errno;
-	la_unmap(c->envp, c->bytes);
-	errno = saved;
-}
+/* The copy lives on the caller's stack: no mmap that a vfork child would
+ * leave behind in its parent's address space. */
+#define WITH_AGENT(envp, name)                                                       \
+	size_t name##_bytes = env_need(envp);                                         \
+	char name##_buf[name##_bytes ? name##_bytes : 1] __attribute__((aligned(8)));  \
+	char *const *name = name##_bytes ? env_build(envp, name##_buf) : (envp)
 
 #define NEXT(type, name) ((type)dlsym(RTLD_NEXT, name))
 
 LA_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	struct env_copy c;
-	int rc = NEXT(int (*)(const char *, char *const *, char *const *), "execve")(
-		path, argv, with_agent(envp, &c));
-	env_done(&c);
-	return rc;
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(const char *, char *const *, char *const *), "execve")(path, argv, env);
 }
 
 LA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	struct env_copy c;
-	int rc = NEXT(int (*)(const char *, char *const *, char *const *), "execvpe")(
-		file, argv, with_agent(envp, &c));
-	env_done(&c);
-	return rc;
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(const char *, char *const *, char *const *), "execvpe")(file, argv, env);
 }
 
 LA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	struct env_copy c;
-	int rc = NEXT(int (*)(int, char *const *, char *const *), "fexecve")(
-		fd, argv, with_agent(envp, &c));
-	env_done(&c);
-	return rc;
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(int, char *const *, char *const *), "fexecve")(fd, argv, env);
 }
 
 /* execle's environment follows the argument list's NULL. */
@@ -157,17 +148,13 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 LA_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct env_copy c;
-	int rc = NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, with_agent(envp, &c));
-	env_done(&c);
-	return rc;
+	WITH_AGENT(envp, env);
+	return NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, env);
 }
 
 LA_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct env_copy c;
-	int rc = NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, with_agent(envp, &c));
-	env_done(&c);
-	return rc;
+	WITH_AGENT(envp, env);
+	return NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, env);
 }
