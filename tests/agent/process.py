@@ -151,17 +151,31 @@ def scenario_daemonish():
     expect(strip_kind(own(r, prog)) == {('m', '-', 'daemon_leak'): (2468, 1)}, 'records', r)
 
 
-def scenario_jemalloc():
-    je = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'
-    d = tempfile.mkdtemp(prefix='la-je-')
-    p = run_basic(f'output={d}/r.raw', preload=f'{AGENT} {je}')
+def scenario_next_allocator(lib):
+    path = '/usr/lib/x86_64-linux-gnu/' + lib
+    d = tempfile.mkdtemp(prefix='la-next-')
+    p = run_basic(f'output={d}/r.raw', preload=f'{AGENT} {path}')
     expect(p.returncode == 0 and p.stderr == '', f'exit {p.returncode}: {p.stderr}')
     r = laraw.parse(os.path.join(d, 'r.raw'))
-    expect(any(m.path.endswith('libjemalloc.so.2') for m in r.modules), 'jemalloc not loaded', r)
+    expect(any(m.path.endswith(lib) for m in r.modules), f'{lib} not loaded', r)
     got = strip_kind(own(r, os.path.join(BIN, 'agent-basic')))
     want = {('m', '-', 'leak_small'): (300, 3), ('m', '-', 'grow'): (5000, 1),
             ('m', '-', 'zeroed'): (64, 1)}
-    expect(got == want, f'records under jemalloc {got}', r)
+    expect(got == want, f'records under {lib}: {got}', r)
+    p = run_basic(f'output={d}/cxx.raw', preload=f'{AGENT} {path}', prog='agent-cxx')
+    expect(p.returncode == 0 and p.stdout == 'cxx ok\n', f'C++ program under {lib}: {p.stderr}')
+
+
+def scenario_readme():
+    """The README's option table says what help=1 says: same names, defaults."""
+    import re
+    d = tempfile.mkdtemp(prefix='la-readme-')
+    p = run_basic(f'output={d}/r.raw:help=1')
+    helped = dict(re.findall(r'^  (\w+) \(\w+, default (.*?)\): ', p.stderr, re.M))
+    readme = open(os.path.join(os.path.dirname(__file__), '..', '..', 'README.md')).read()
+    table = {m.group(1): m.group(2).strip('`') for m in
+             re.finditer(r'^\| `(\w+)` \| (.*?) \|', readme, re.M)}
+    expect(helped and helped == table, f'help={helped}\nREADME={table}')
 
 
 if __name__ == '__main__':
@@ -169,5 +183,8 @@ if __name__ == '__main__':
     {'fork': scenario_fork, 'spawn': scenario_spawn,
      'no-follow': lambda: scenario_spawn(False), 'unwritable': scenario_unwritable,
      'symlink': scenario_symlink, 'options': scenario_options,
-     'daemonish': scenario_daemonish, 'jemalloc': scenario_jemalloc}[name]()
+     'daemonish': scenario_daemonish,
+     'jemalloc': lambda: scenario_next_allocator('libjemalloc.so.2'),
+     'tcmalloc': lambda: scenario_next_allocator('libtcmalloc_minimal.so.4'),
+     'readme': scenario_readme}[name]()
     print(f'ok {name}')
