@@ -62,6 +62,7 @@ static void fork_child(void)
 	la_depot_unlock_all();
 	la_generation = (la_generation + 1) & 0xff;
 	la_report_after_fork();
+	la_trigger_after_fork();
 	la_guard--;
 }
 
@@ -86,8 +87,7 @@ static void drop_from_preload(void)
 static void exit_report(void *unused)
 {
 	(void)unused;
-	if (la_opt.report_at_exit)
-		la_report("exit");
+	la_exit_report();
 }
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
@@ -123,6 +123,7 @@ void la_init(void)
 		drop_from_preload();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	la_modules_refresh();
+	la_trigger_init();
 	la_guard--;
 	__atomic_store_n(&la_ready, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);

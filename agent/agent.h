@@ -36,6 +36,16 @@
 	X(follow_children, BOOL, 1,                                                       \
 	  "keep the agent in programs started by exec and posix_spawn")                   \
 	X(scan, BOOL, 1, "classify outstanding blocks by a reachability scan")            \
+	X(signal_full, INT, 10,                                                           \
+	  "signal that writes a full snapshot while the program runs (default SIGUSR1; " \
+	  "0: none)")                                                                     \
+	X(signal_delta, INT, 12,                                                          \
+	  "signal that writes a delta snapshot: blocks allocated since the previous "     \
+	  "delta that are still outstanding (default SIGUSR2; 0: none)")                  \
+	X(report_on_signal, BOOL, 1,                                                      \
+	  "write the exit report before SIGTERM, SIGINT or SIGABRT kills the program "    \
+	  "by their default action")                                                      \
+	X(report_on__exit, BOOL, 1, "write the exit report when the program calls _exit") \
 	X(help, BOOL, 0, "print this table on stderr at start")
 
 struct la_options {
@@ -216,11 +226,28 @@ void la_hooks_resolve(void); /* find the next allocator (dlsym RTLD_NEXT) */
 /* --- exec.c: children started by exec and posix_spawn keep the agent ----- */
 void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
 
+/* --- trigger.c: reports asked for while the program runs, or as it dies --- */
+/* Installs the snapshot and fatal-signal handlers and starts the reporter
+ * thread; again in a fork child (which has no reporter thread). */
+void la_trigger_init(void);
+void la_trigger_after_fork(void);
+void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
+void la_fatal_resume(void);     /* a fatal signal came while inside the agent */
+extern pid_t la_pid;            /* this process; not getpid() in a vfork child */
+extern pid_t la_reporter_tid;   /* the snapshot thread, 0 if none */
+extern LA_TLS int la_pending_fatal;
+
 /* --- agent.c: lifecycle: init, fork, exit ---------------------------------- */
 void la_init(void);
 extern int la_ready;          /* init finished, hooks record */
 extern LA_TLS int la_guard;   /* >0: inside the agent, pass through */
 extern LA_TLS int la_disabled; /* >0: new blocks are ignored */
+/* Leave the agent: a fatal signal that arrived meanwhile is acted on now. */
+static inline void la_unguard(void)
+{
+	if (--la_guard == 0 && LA_UNLIKELY(la_pending_fatal))
+		la_fatal_resume();
+}
 const char *la_self_path(void);  /* path of libleakagent.so as loaded */
 
 #endif

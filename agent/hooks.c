@@ -136,7 +136,7 @@ static void __attribute__((noinline)) record(void *p, size_t size, int fam)
 	uint16_t flags = (uint16_t)(fam | (la_generation & 0xff) << LA_F_GEN_SHIFT |
 				    (la_disabled ? LA_F_IGNORED : 0));
 	la_table_insert((uintptr_t)p, size, stack, flags);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 }
 
@@ -169,7 +169,7 @@ static void __attribute__((noinline)) untrack(void *p, int fam)
 	else if ((b.flags & LA_F_FAMILY) != fam)
 		la_findings_add('m', fam_letter[b.flags & LA_F_FAMILY], fam_letter[fam], b.stack,
 				current_stack(), (uintptr_t)p, b.size);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 }
 
@@ -235,7 +235,7 @@ LA_EXPORT void *realloc(void *p, size_t n)
 	int saved = errno;
 	la_guard++;
 	int had = la_table_remove((uintptr_t)p, &old);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 	void *q = real.realloc(p, n);
 	if (!q && n != 0) { /* failed: p is untouched and still the program's */
@@ -252,7 +252,7 @@ LA_EXPORT void *realloc(void *p, size_t n)
 	else if ((old.flags & LA_F_FAMILY) != LA_MALLOC)
 		la_findings_add('m', fam_letter[old.flags & LA_F_FAMILY], LA_FAM_MALLOC, old.stack,
 				current_stack(), (uintptr_t)p, old.size);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 	return track(q, n, LA_MALLOC); /* q NULL: realloc(p, 0) freed p */
 }
@@ -359,7 +359,7 @@ static void *next_new(const char *sym, size_t n, size_t align, int nothrow)
 		p = ((void *(*)(size_t, const void *))f)(n, &nothrow_obj);
 	else if (f)
 		p = ((void *(*)(size_t))f)(n);
-	la_guard--;
+	la_unguard();
 	return p;
 }
 

@@ -45,7 +45,8 @@ def env_with(options, preload=None):
 
 def scenario_fork():
     prog = os.path.join(BIN, 'agent-fork')
-    p, reports, _ = laraw.run_under_agent([prog], AGENT, timeout=60)
+    # the children that _exit would report too: this test is about the one that exits
+    p, reports, _ = laraw.run_under_agent([prog], AGENT, 'report_on__exit=0', timeout=60)
     expect(p.returncode == 0, f'exit {p.returncode}: {p.stderr}')
     expect(len(reports) == 2, f'{len(reports)} reports, expected parent and one child', *reports)
     child, parent = sorted(reports, key=lambda r: r.ppid == os.getpid())
@@ -166,6 +167,47 @@ def scenario_next_allocator(lib):
     expect(p.returncode == 0 and p.stdout == 'cxx ok\n', f'C++ program under {lib}: {p.stderr}')
 
 
+def run_triggers(mode, options=''):
+    prog = os.path.join(BIN, 'agent-triggers')
+    out = tempfile.mkdtemp(prefix='la-trig-')
+    e = env_with(f'output={out}/%e.%p.%n.raw' + (':' + options if options else ''))
+    p = subprocess.run([prog, mode, out], env=e, capture_output=True, text=True, timeout=60)
+    reports = sorted((laraw.parse(f) for f in glob.glob(os.path.join(out, '*.raw'))),
+                     key=lambda r: r.seq)
+    return p, reports, prog
+
+
+def scenario_snapshot(mode):
+    p, reports, prog = run_triggers(mode)
+    expect(p.returncode == 0, f'{mode}: exit {p.returncode}: {p.stderr}')
+    expect([r.trigger for r in reports] == ['signal', 'exit'], f'triggers {[r.trigger for r in reports]}',
+           *reports)
+    expect(all(r.complete for r in reports), 'incomplete report', *reports)
+    snap, final = (strip_kind(own(r, prog)) for r in reports)
+    expect(snap == {('m', '-', 'before'): (1111, 1)}, f'snapshot records {snap}', reports[0])
+    expect(final == {('m', '-', 'before'): (1111, 1), ('m', '-', 'after'): (2222, 1)},
+           f'exit records {final}', reports[1])
+
+
+def scenario_death(mode, status):
+    p, reports, prog = run_triggers(mode)
+    expect(p.returncode == status, f'{mode}: status {p.returncode}, expected {status}: {p.stderr}')
+    expect(len(reports) == 1 and reports[0].trigger == 'exit' and reports[0].complete,
+           f'{mode}: reports {[r.trigger for r in reports]}', *reports)
+    got = strip_kind(own(reports[0], prog))
+    expect(got == {('m', '-', 'before'): (1111, 1)}, f'{mode}: records {got}', reports[0])
+    p, reports, _ = run_triggers(mode, 'report_on_signal=0:report_on__exit=0')
+    expect(p.returncode == status and not reports, f'{mode} with the options off: {len(reports)} reports')
+
+
+def scenario_burst():
+    p, reports, prog = run_triggers('burst')
+    expect(p.returncode == 0 and p.stdout == 'served\n', f'burst: exit {p.returncode}: {p.stderr}')
+    expect(2 <= len(reports) < 1000, f'{len(reports)} reports for 1000 coalesced signals')
+    expect(all(r.complete for r in reports), 'a report is incomplete')
+    expect(reports[-1].trigger == 'exit', 'no exit report')
+
+
 def scenario_readme():
     """The README's option table says what help=1 says: same names, defaults."""
     import re
@@ -186,5 +228,11 @@ if __name__ == '__main__':
      'daemonish': scenario_daemonish,
      'jemalloc': lambda: scenario_next_allocator('libjemalloc.so.2'),
      'tcmalloc': lambda: scenario_next_allocator('libtcmalloc_minimal.so.4'),
-     'readme': scenario_readme}[name]()
+     'readme': scenario_readme,
+     'snapshot': lambda: scenario_snapshot('snapshot'),
+     'chained': lambda: scenario_snapshot('chained'),
+     'term': lambda: scenario_death('term', -15),
+     'exit5': lambda: scenario_death('exit5', 5),
+     'abort': lambda: scenario_death('abort', -6),
+     'burst': scenario_burst}[name]()
     print(f'ok {name}')
