@@ -15,13 +15,18 @@
 void *la_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	la_roots_note_map(p, size); /* never a root of the scan */
+	return p;
 }
 
 void la_unmap(void *p, size_t size)
 {
-	if (p)
+	if (p) {
+		la_roots_forget_map(p, size);
 		munmap(p, size);
+	}
 }
 
 static void write_all(int fd, const char *s, size_t n)

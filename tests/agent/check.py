@@ -11,6 +11,9 @@ against the EXPECT lines in the program's source, exactly:
   // EXPECT: exit N                 the program's exit status (default 0)
   // EXPECT: reports N              number of report files (default 1)
   // EXPECT: scanned N              the report's w line scanned flag
+  // EXPECT: world SEEN PARKED UNPARKED
+                                    the w line's thread counts (the reporting
+                                    thread is seen and parked); '*' matches any
   // EXPECT: stdout TEXT            a line the program must print
   // EXPECT: module NAME STATE      a module of that file name, state L or U,
                                     with a build-id
@@ -64,6 +67,8 @@ def main():
             want_find[(f[1], f[2], f[3], f[4])] = int(f[5]) if len(f) > 5 else 1
         elif f[0] == 'module':
             want.setdefault('modules', []).append((f[1], f[2]))
+        elif f[0] == 'world':
+            want['world'] = f[1:4]
         elif f[0] == 'stdout':
             stdout_lines.append(v.split(None, 1)[1])
         else:
@@ -100,6 +105,10 @@ def main():
             ms = [m for m in r.modules if os.path.basename(m.path) == name]
             if not ms or ms[0].state != state or ms[0].build_id == '-':
                 errors.append(f'module {name}: {ms[0] if ms else "missing"}, expected state {state} with a build-id')
+        if 'world' in want:
+            for name, w in zip(('seen', 'parked', 'unparked'), want['world']):
+                if w != '*' and r.world.get(name) != int(w):
+                    errors.append(f'world {name} {r.world.get(name)}, expected {w}')
         if 'scanned' in want and r.world.get('scanned') != want['scanned']:
             errors.append(f'scanned {r.world.get("scanned")}, expected {want["scanned"]}')
     if errors:

@@ -1,11 +1,11 @@
 /* Claim: C++ operators new and delete in all their forms are tracked by
  * family; freeing with the wrong family is a finding with both stacks and
  * the block is still freed; leaked objects name the allocating function. */
-// EXPECT: record U n 48 2 make_objects
-// EXPECT: record U a 400 1 make_objects
-// EXPECT: record U n 128 1 make_aligned
-// EXPECT: record U n 24 1 make_nothrow
-// EXPECT: record U a 40 1 make_nothrow
+// EXPECT: record R n 48 2 make_objects
+// EXPECT: record R a 400 1 make_objects
+// EXPECT: record R n 128 1 make_aligned
+// EXPECT: record R n 24 1 make_nothrow
+// EXPECT: record R a 40 1 make_nothrow
 // EXPECT: finding mismatch a m free_wrong
 // EXPECT: finding mismatch m n free_wrong
 // EXPECT: finding mismatch n a free_wrong

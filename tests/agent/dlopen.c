@@ -2,7 +2,7 @@
  * exit is reported with its frame in that library, and the library stays in
  * the report's module map, marked unloaded, with its build-id. */
 // LIBS: libdlopen_lib.so
-// EXPECT: record U m 4242 1 lib_leak
+// EXPECT: record R m 4242 1 lib_leak
 // EXPECT: module libdlopen_lib.so U
 #include <dlfcn.h>
 #include <stdio.h>

@@ -2,13 +2,13 @@
  * the agent (realloc of NULL and to 0, failed realloc keeps the old block,
  * posix_memalign's error, errno kept by free, calloc and reallocarray
  * overflow), and each block that stays is reported with the right size. */
-// EXPECT: record U m 10 1 keep_failed
-// EXPECT: record U m 64 1 aligned
-// EXPECT: record U m 100 1 aligned
-// EXPECT: record U m 32 1 aligned
-// EXPECT: record U m 4096 1 aligned
-// EXPECT: record U m 4096 1 paged
-// EXPECT: record U m 24 1 arr
+// EXPECT: record R m 10 1 keep_failed
+// EXPECT: record R m 64 1 aligned
+// EXPECT: record R m 100 1 aligned
+// EXPECT: record R m 32 1 aligned
+// EXPECT: record R m 4096 1 aligned
+// EXPECT: record R m 4096 1 paged
+// EXPECT: record R m 24 1 arr
 // EXPECT: stdout edge ok
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,7 +1,8 @@
 /* Claim: exit() called while other threads still run and allocate still
  * writes a complete report, after the program's destructors ran. */
-// EXPECT: record U m 777 1 before_exit
+// EXPECT: record R m 777 1 before_exit
 // EXPECT: stdout destructor ran
+// EXPECT: world 4 4 0
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

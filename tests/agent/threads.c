@@ -1,7 +1,7 @@
 /* Claim: allocations and frees racing in many threads are all accounted:
  * each of 8 threads makes 20000 allocations, frees all but 10, and exactly
  * those 80 blocks are reported. */
-// EXPECT: record U m 5120 80 keep_some
+// EXPECT: record R m 5120 80 keep_some
 #include <pthread.h>
 #include <stdlib.h>
 

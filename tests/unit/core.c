@@ -112,7 +112,7 @@ static void test_snap(void)
 	la_table_unlock_all();
 	int sorted = rc == 0;
 	for (size_t i = 1; i < s.n; i++)
-		sorted &= s.blocks[i - 1].addr < s.blocks[i].addr;
+		sorted &= la_snap_addr(&s.blocks[i - 1]) < la_snap_addr(&s.blocks[i]);
 	ok(sorted && s.n > 0, "the snapshot is sorted by address");
 	la_snap_free(&s);
 }
