@@ -45,6 +45,16 @@
 	  "how long to wait for all threads to park before scanning the rest "            \
 	  "conservatively")                                                               \
 	X(scan_stats, BOOL, 0, "print the scan's time and memory on stderr")              \
+	X(signal_full, INT, 10,                                                           \
+	  "signal that writes a full snapshot while the program runs (default SIGUSR1; " \
+	  "0: none)")                                                                     \
+	X(signal_delta, INT, 12,                                                          \
+	  "signal that writes a delta snapshot: blocks allocated since the previous "     \
+	  "delta that are still outstanding (default SIGUSR2; 0: none)")                  \
+	X(report_on_signal, BOOL, 1,                                                      \
+	  "write the exit report before SIGTERM, SIGINT or SIGABRT kills the program "    \
+	  "by their default action")                                                      \
+	X(report_on__exit, BOOL, 1, "write the exit report when the program calls _exit") \
 	X(help, BOOL, 0, "print this table on stderr at start")
 
 struct la_options {
@@ -69,14 +79,20 @@ void la_warn(const char *first, ...) __attribute__((sentinel));
 size_t la_strlcpy(char *dst, const char *src, size_t cap);
 size_t la_fmt_hex(char *buf, uint64_t v); /* no NUL; returns length */
 size_t la_fmt_dec(char *buf, uint64_t v);
-/* A lock usable in hooks and across fork: a futex word, no allocation. */
+/* A lock usable in hooks and across fork, with no allocation: one exchange
+ * to take it, one plain store to drop it (about 20 cycles uncontended). */
 typedef struct { int v; } la_lock_t;
-void la_lock(la_lock_t *l);
-void la_unlock(la_lock_t *l);
+void la_lock_slow(la_lock_t *l);
+static inline void la_lock(la_lock_t *l)
+{
+	if (LA_UNLIKELY(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) != 0))
+		la_lock_slow(l);
+}
+static inline void la_unlock(la_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
 static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
 
 /* --- capture.c: the stack of the current allocation ----------------------- */
-/* Fills pcs with up to max return addresses, innermost first, starting at
+/* Fills pcs (room for max + 8) with up to max return addresses, innermost first, starting at
  * the caller of the interposed function (agent frames dropped). Takes no lock
  * of ours. Returns the number of frames. */
 int la_capture(uintptr_t *pcs, int max);
@@ -296,11 +312,31 @@ void la_report_after_fork(void); /* in the child */
 /* --- hooks.c: the interposed functions ------------------------------------ */
 void la_hooks_resolve(void); /* find the next allocator (dlsym RTLD_NEXT) */
 
+/* --- exec.c: children started by exec and posix_spawn keep the agent ----- */
+void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
+
+/* --- trigger.c: reports asked for while the program runs, or as it dies --- */
+/* Installs the snapshot and fatal-signal handlers and starts the reporter
+ * thread; again in a fork child (which has no reporter thread). */
+void la_trigger_init(void);
+void la_trigger_after_fork(void);
+void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
+void la_fatal_resume(void);     /* a fatal signal came while inside the agent */
+extern pid_t la_pid;            /* this process; not getpid() in a vfork child */
+extern pid_t la_reporter_tid;   /* the snapshot thread, 0 if none */
+extern LA_TLS int la_pending_fatal;
+
 /* --- agent.c: lifecycle: init, fork, exit ---------------------------------- */
 void la_init(void);
 extern int la_ready;          /* init finished, hooks record */
 extern LA_TLS int la_guard;   /* >0: inside the agent, pass through */
 extern LA_TLS int la_disabled; /* >0: new blocks are ignored */
+/* Leave the agent: a fatal signal that arrived meanwhile is acted on now. */
+static inline void la_unguard(void)
+{
+	if (--la_guard == 0 && LA_UNLIKELY(la_pending_fatal))
+		la_fatal_resume();
+}
 const char *la_self_path(void);  /* path of libleakagent.so as loaded */
 
 #endif

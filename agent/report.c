@@ -305,6 +305,6 @@ out:
 	la_unmap(recs.v, recs.cap * sizeof(*recs.v));
 	la_snap_free(&snap);
 	la_unlock(&report_lock);
-	la_guard--;
+	la_unguard();
 	return rc;
 }

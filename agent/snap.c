@@ -270,9 +270,7 @@ int la_snap_take_locked(struct la_snap *s)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t n = la_table_count_locked();
-	s->n = 0;
-	s->huge = NULL;
-	s->nhuge = s->huge_cap = 0;
+	memset(s, 0, sizeof(*s)); /* callers may pass an uninitialised struct */
 	s->cap_bytes = (n ? n : 1) * sizeof(*s->blocks);
 	s->blocks = la_map(s->cap_bytes);
 	if (!s->blocks)

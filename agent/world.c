@@ -186,7 +186,9 @@ static int list_tasks(pid_t *out, int max)
 				}
 				v = v * 10 + (*c - '0');
 			}
-			if (ok && n < max)
+			/* The agent's reporter thread holds no program pointers and,
+			 * reports being serialized, is idle: not part of the world. */
+			if (ok && n < max && (pid_t)v != la_reporter_tid)
 				out[n++] = (pid_t)v;
 			off += reclen;
 		}
