@@ -98,8 +98,8 @@ def wrap(ctx, tool, argv, env, variant):
 
 
 class Run:
-    def __init__(self, wall, rss_kb, rc, exit_s):
-        self.wall, self.rss_kb, self.rc, self.exit_s = wall, rss_kb, rc, exit_s
+    def __init__(self, wall, rss_kb, rc, exit_s, cpu):
+        self.wall, self.rss_kb, self.rc, self.exit_s, self.cpu = wall, rss_kb, rc, exit_s, cpu
 
 
 def run_once(ctx, argv, env, stdin, timeout):
@@ -125,7 +125,7 @@ def run_once(ctx, argv, env, stdin, timeout):
     if p.returncode != 0:
         sys.exit("error: the runner failed on %s (see %s)" % (" ".join(argv), err_path))
     with open(status_path) as f:
-        wall_ns, rss_kb, status, t1 = (int(x) for x in f.read().split())
+        wall_ns, rss_kb, status, t1, cpu_us = (int(x) for x in f.read().split())
     exit_s = None
     with open(err_path, "rb") as f:
         for line in f:
@@ -135,7 +135,7 @@ def run_once(ctx, argv, env, stdin, timeout):
     if ctx.verbose:
         print("    %-50s %.3fs rc=%d rss=%dMB" % (" ".join(argv)[-50:], wall_ns / 1e9, rc, rss_kb >> 10),
               file=sys.stderr)
-    return Run(wall_ns / 1e9, rss_kb, rc, exit_s)
+    return Run(wall_ns / 1e9, rss_kb, rc, exit_s, cpu_us / 1e6)
 
 
 def clean_out(ctx):
@@ -147,39 +147,59 @@ def clean_out(ctx):
             os.unlink(p)
 
 
-def measure(ctx, wl, tool, size, runs):
-    """Median over runs of one (workload, tool, size); None if it timed out or
-    failed. For the agent, checks that a report was written."""
+def run_checked(ctx, wl, tool, size):
+    """One run of (workload, tool, size): a Run, or a string saying why not.
+    Falls back to another way of running LSan when the preload crashes, and
+    checks that the agent wrote a report."""
     name, group, cmd = wl[0], wl[1], wl[2]
     argv, env, stdin = cmd(ctx, size)
-    variants = ["preload"]
-    if tool == "lsan":  # preload first; fall back where preloaded LSan crashes
-        variants = [ctx.lsan_variant.get(name, "preload")]
-    results = []
-    while len(results) < runs:
-        a, e = wrap(ctx, tool, argv, env, variants[0])
+    while True:
+        variant = ctx.lsan_variant.get(name, "preload")
+        a, e = wrap(ctx, tool, argv, env, variant)
         r = run_once(ctx, a, e, stdin, ctx.timeout)
         if tool == "agent" and r is not None and r.rc == 0:
             if not any(f.startswith("leakagent.") for f in os.listdir(ctx.out)):
                 print("warning: %s: the agent wrote no report" % name, file=sys.stderr)
         clean_out(ctx)
         if r is None:
-            return None, "timeout"
-        ok_rcs = (0, 1) if tool == "tcmalloc" else (0,)
-        if r.rc not in ok_rcs:
-            if tool == "lsan" and not results and r.rc < 0:
-                nxt = {"preload": "sigfix" if group == "real" else "linked"}.get(variants[0])
-                if nxt:
-                    print("note: %s: preloaded LSan died (signal %d); trying %s" % (name, -r.rc, nxt),
-                          file=sys.stderr)
-                    variants[0] = ctx.lsan_variant[name] = nxt
-                    continue
-            return None, "rc %d" % r.rc
-        results.append(r)
+            return "timeout"
+        if r.rc in ((0, 1) if tool == "tcmalloc" else (0,)):
+            return r
+        nxt = {"preload": "sigfix" if group == "real" else "linked"}.get(variant)
+        if tool == "lsan" and r.rc < 0 and nxt:
+            print("note: %s: preloaded LSan died (signal %d); trying %s" % (name, -r.rc, nxt),
+                  file=sys.stderr)
+            ctx.lsan_variant[name] = nxt
+            continue
+        return "rc %d" % r.rc
+
+
+def median_run(results):
     med = lambda f: statistics.median(f(r) for r in results)
     exits = [r.exit_s for r in results if r.exit_s is not None]
     return Run(med(lambda r: r.wall), med(lambda r: r.rss_kb), 0,
-               statistics.median(exits) if exits else None), None
+               statistics.median(exits) if exits else None, med(lambda r: r.cpu))
+
+
+def measure_workload(ctx, wl, tools, size, runs):
+    """All cells of one workload, interleaved: run 1 of every tool, then run 2,
+    so load from outside (this machine is shared) hits every column alike.
+    Returns {tool or ("native", div): Run or reason}."""
+    cells = [("native", 1)] + [(t, wl[5].get(t, 1)) for t in tools]
+    cells += [("native", d) for d in sorted({d for _, d in cells if d > 1})]
+    run_checked(ctx, wl, "native", size)  # warm-up: page cache, first-touch memory
+    got = {c: [] for c in cells}
+    failed = {}
+    for _ in range(runs):
+        for c in cells:
+            if c in failed:
+                continue
+            r = run_checked(ctx, wl, c[0], max(size // c[1], 1))
+            if isinstance(r, str):
+                failed[c] = r
+            else:
+                got[c].append(r)
+    return {c: failed.get(c) or median_run(got[c]) for c in cells}
 
 
 # --- building --------------------------------------------------------------
@@ -249,40 +269,38 @@ def main():
     build(ctx)
 
     started = time.monotonic()
+    load0 = "%.2f" % os.getloadavg()[0]
     rows = {}  # workload -> dict
     for wl in wls:
         name, group, size = wl[0], wl[1], wl[4] if args.quick else wl[3]
         print("%s (size %d)..." % (name, size), file=sys.stderr)
-        natives = {}
-
-        def native_at(div):
-            if div not in natives:
-                natives[div] = measure(ctx, wl, "native", max(size // div, 1), runs)[0]
-            return natives[div]
-
-        base = native_at(1)
-        if base is None:
-            print("error: %s fails natively; skipped" % name, file=sys.stderr)
+        res = measure_workload(ctx, wl, tools, size, runs)
+        base = res[("native", 1)]
+        if isinstance(base, str):
+            print("error: %s fails natively (%s); skipped" % (name, base), file=sys.stderr)
             continue
         row = {"native": base, "cells": {}, "runs": {"native": base}}
         for tool in tools:
             div = wl[5].get(tool, 1)
-            res, why = measure(ctx, wl, tool, max(size // div, 1), runs)
-            ref = native_at(div)
-            row["cells"][tool] = (res.wall / ref.wall if res else None, div, why)
-            row["runs"][tool] = res
+            r, ref = res[(tool, div)], res[("native", div)]
+            ok = not isinstance(r, str) and not isinstance(ref, str)
+            row["cells"][tool] = (r.wall / ref.wall if ok else None, div, None if ok else r)
+            row["runs"][tool] = r if ok else None
+            row.setdefault("cpu", {})[tool] = r.cpu / ref.cpu if ok and ref.cpu > 0 else None
         rows[name] = row
     elapsed = time.monotonic() - started
 
     print("\n# leakagent benchmark (%s mode, median of %d run%s, %s)\n" %
           ("quick" if args.quick else "default", runs, "s" if runs > 1 else "", time.strftime("%Y-%m-%d")))
+    print("load average at start %s, at end %.2f (2 cores; other jobs inflate wall times)\n"
+          % (load0, os.getloadavg()[0]))
     for group in ["micro", "real", "bigheap"]:
         names = [w[0] for w in wls if w[1] == group and w[0] in rows]
         if not names:
             continue
         print("## %s\n" % group)
-        print("| workload | native s | shim x | agent x | agent/shim | lsan x | heaptrack x | tcmalloc x | memcheck x | native RSS MB | agent RSS x |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| workload | native s | shim x | agent x | agent/shim | lsan x | heaptrack x | tcmalloc x | memcheck x | native RSS MB | agent RSS x | agent/shim cpu |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for n in names:
             row = rows[n]
             c = row["cells"]
@@ -294,11 +312,13 @@ def main():
             elif ctx.lsan_variant.get(n) == "sigfix":
                 lsan += " S"
             ag = row["runs"].get("agent")
-            print("| %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %.0f | %s |" % (
+            ca, cs = row["cpu"].get("agent"), row["cpu"].get("shim")
+            print("| %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %.0f | %s | %s |" % (
                 n, row["native"].wall, get("shim"), get("agent"),
                 "%.2f" % (a / s) if a and s else "-", lsan, get("heaptrack"), get("tcmalloc"),
                 get("memcheck"), row["native"].rss_kb / 1024,
-                "%.2fx" % (ag.rss_kb / row["native"].rss_kb) if ag else "-"))
+                "%.2fx" % (ag.rss_kb / row["native"].rss_kb) if ag else "-",
+                "%.2f" % (ca / cs) if ca and cs else "-"))
         print()
         if group == "bigheap":
             print("| bigheap under | wall s | end of main to exit s | max RSS MB |")
@@ -313,6 +333,7 @@ def main():
                                                           "%.2f" % r.exit_s if r.exit_s is not None else "-",
                                                           r.rss_kb / 1024))
             print()
+    print("agent/shim cpu: the same ratio on user+sys CPU time, steadier when the machine is shared.")
     print("Ratios are wall time against the native run of the same size in this invocation.")
     print("`/k`: the tool ran the workload at 1/k of its size (too slow at full size).")
     print("lsan: preloaded liblsan.so.0; `L`: preload crashed, ran a -fsanitize=leak build;")

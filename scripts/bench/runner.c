@@ -1,5 +1,5 @@
 /* runner.c: runs one benchmark command and writes "<wall ns> <max RSS KB>
- * <wait status> <exit time ns>" to STATUSFILE. A small C parent, so the child's
+ * <wait status> <exit time ns> <user+sys us>" to STATUSFILE. A small C parent, so the child's
  * max RSS is its own and not the forking Python interpreter's (ru_maxrss
  * survives exec). LA_BENCH_PRELOAD becomes the child's LD_PRELOAD, so the
  * runner itself never runs under the tool.  Usage: runner STATUSFILE CMD...
@@ -43,6 +43,8 @@ int main(int argc, char **argv)
 	FILE *f = fopen(argv[1], "w");
 	if (!f)
 		return 2;
-	fprintf(f, "%lld %ld %d %lld\n", t1 - t0, ru.ru_maxrss, status, t1);
+	long long cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
+			   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	fprintf(f, "%lld %ld %d %lld %lld\n", t1 - t0, ru.ru_maxrss, status, t1, cpu_us);
 	return fclose(f) != 0 ? 2 : 0;
 }
