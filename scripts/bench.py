@@ -98,8 +98,9 @@ def wrap(ctx, tool, argv, env, variant):
 
 
 class Run:
-    def __init__(self, wall, rss_kb, rc, exit_s, cpu):
+    def __init__(self, wall, rss_kb, rc, exit_s, cpu, exit_cpu=None):
         self.wall, self.rss_kb, self.rc, self.exit_s, self.cpu = wall, rss_kb, rc, exit_s, cpu
+        self.exit_cpu = exit_cpu
 
 
 def run_once(ctx, argv, env, stdin, timeout):
@@ -126,16 +127,17 @@ def run_once(ctx, argv, env, stdin, timeout):
         sys.exit("error: the runner failed on %s (see %s)" % (" ".join(argv), err_path))
     with open(status_path) as f:
         wall_ns, rss_kb, status, t1, cpu_us = (int(x) for x in f.read().split())
-    exit_s = None
+    exit_s = exit_cpu = None
     with open(err_path, "rb") as f:
         for line in f:
             if line.startswith(b"bench-end "):
                 exit_s = (t1 - int(line.split()[1])) / 1e9
+                exit_cpu = (cpu_us - int(line.split()[2])) / 1e6
     rc = os.waitstatus_to_exitcode(status)
     if ctx.verbose:
         print("    %-50s %.3fs rc=%d rss=%dMB" % (" ".join(argv)[-50:], wall_ns / 1e9, rc, rss_kb >> 10),
               file=sys.stderr)
-    return Run(wall_ns / 1e9, rss_kb, rc, exit_s, cpu_us / 1e6)
+    return Run(wall_ns / 1e9, rss_kb, rc, exit_s, cpu_us / 1e6, exit_cpu)
 
 
 def clean_out(ctx):
@@ -177,8 +179,10 @@ def run_checked(ctx, wl, tool, size):
 def median_run(results):
     med = lambda f: statistics.median(f(r) for r in results)
     exits = [r.exit_s for r in results if r.exit_s is not None]
+    exit_cpus = [r.exit_cpu for r in results if r.exit_cpu is not None]
     return Run(med(lambda r: r.wall), med(lambda r: r.rss_kb), 0,
-               statistics.median(exits) if exits else None, med(lambda r: r.cpu))
+               statistics.median(exits) if exits else None, med(lambda r: r.cpu),
+               statistics.median(exit_cpus) if exit_cpus else None)
 
 
 def measure_workload(ctx, wl, tools, size, runs):
@@ -321,17 +325,18 @@ def main():
                 "%.2f" % (ca / cs) if ca and cs else "-"))
         print()
         if group == "bigheap":
-            print("| bigheap under | wall s | end of main to exit s | max RSS MB |")
-            print("|---|---|---|---|")
+            print("| bigheap under | wall s | CPU s | end of main to exit: wall s | same, CPU s | max RSS MB |")
+            print("|---|---|---|---|---|---|")
             for n in names:
                 for t in ["native"] + tools:
                     r = rows[n]["runs"].get(t)
                     if r is None:
                         continue
                     div = WORKLOADS[[w[0] for w in WORKLOADS].index(n)][5].get(t, 1) if t != "native" else 1
-                    print("| %s%s | %.2f | %s | %.0f |" % (t, " (/%d size)" % div if div > 1 else "", r.wall,
-                                                          "%.2f" % r.exit_s if r.exit_s is not None else "-",
-                                                          r.rss_kb / 1024))
+                    opt = lambda v: "%.2f" % v if v is not None else "-"
+                    print("| %s%s | %.2f | %.2f | %s | %s | %.0f |" % (
+                        t, " (/%d size)" % div if div > 1 else "", r.wall, r.cpu, opt(r.exit_s),
+                        opt(r.exit_cpu), r.rss_kb / 1024))
             print()
     print("agent/shim cpu: the same ratio on user+sys CPU time, steadier when the machine is shared.")
     print("Ratios are wall time against the native run of the same size in this invocation.")
@@ -339,7 +344,7 @@ def main():
     print("lsan: preloaded liblsan.so.0; `L`: preload crashed, ran a -fsanitize=leak build;")
     print("`S`: preloaded with lsan-signal-fix.so (liblsan's signal() interceptor crashes).")
     print("tcmalloc replaces the allocator too, so its ratio includes a faster malloc.")
-    print("heaptrack includes its interpret/compress process; RSS is the biggest process's.")
+    print("heaptrack includes its interpret/compress process (in CPU too); RSS is the biggest process's.")
     print("\nsizes: " + ", ".join("%s=%d" % (w[0], w[4] if args.quick else w[3]) for w in wls))
     print("total %.0f s" % elapsed)
     shutil.rmtree(ctx.tmp)
