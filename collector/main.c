@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,9 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 		la_run_cleanup(&r);
 		return 2;
 	}
+	/* a reader of our output that went away (| head) must not keep us from
+	 * removing the report directory: writes fail with EPIPE instead */
+	signal(SIGPIPE, SIG_IGN);
 	int status = WIFSIGNALED(r.status) ? 128 + WTERMSIG(r.status) : WEXITSTATUS(r.status);
 	uint64_t errors = 0;
 	if (!r.nreports && WIFSIGNALED(r.status))
