@@ -224,6 +224,7 @@ struct la_snap {
 	int scanned;
 	struct la_scan_side *side; /* indirect totals of lost blocks (scan.c) */
 	size_t nside, side_bytes;
+	uint64_t take_ns;          /* time to copy and sort */
 };
 static inline uintptr_t la_snap_addr(const struct la_snap_block *b) { return (uintptr_t)(b->key >> 16); }
 static inline uint16_t la_snap_flags(const struct la_snap_block *b) { return (uint16_t)b->key; }
@@ -254,6 +255,7 @@ struct la_world {
 	struct la_thread *t;    /* t[0]: the calling thread */
 	size_t n;
 	unsigned seen, parked, unparked; /* the calling thread counts as parked */
+	uint64_t stop_ns;       /* time to park everybody */
 };
 /* Saves the caller's registers and stack pointer for t[0]: call it first in
  * the report, so no frame of the scan itself lies above the scanned range. */

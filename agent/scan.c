@@ -27,15 +27,21 @@
 #define DIR_MIN_BLOCKS 32     /* fewer block starts: binary search instead */
 #define GLIBC_HEAP_MAX (64u << 20) /* glibc's non-main arena heaps: aligned to this */
 #define PREFETCH_WINDOW 16
+#define CAND_WINDOW 16
 
 struct range {
 	uintptr_t lo, hi;
 };
 
+/* how a root range counts its pointers */
+enum { INTERIOR_TOO = 1, START_ONLY = 2 };
+
 struct la_scan_prep {
 	size_t bytes;
 	size_t nseg, nspan, nroots;
 	struct range seg[MAX_SEGS];   /* writable PT_LOADs of every module but ours */
+	char seg_mode[MAX_SEGS];      /* START_ONLY for the allocator's own data */
+	uintptr_t allocator_pc;       /* an address in the real malloc's module */
 	struct range span[MAX_MODS];  /* whole modules: not anonymous roots */
 	struct range roots[MAX_REG_ROOTS];
 	size_t tls_static_size, pthread_size;
@@ -69,6 +75,14 @@ struct scan {
 	size_t maps_text_bytes;
 	struct range *excl;
 	size_t nexcl, excl_cap, excl_bytes;
+	/* pointers found but not yet looked up: their snapshot entries are
+	 * prefetched on entry and resolved CAND_WINDOW pointers later */
+	struct cand {
+		uintptr_t p;
+		uint32_t lo, hi;
+		int definite;
+	} cand[CAND_WINDOW];
+	size_t cand_head, cand_count;
 	int clique_mode;
 	size_t leader;
 	uint64_t cl_bytes, cl_blocks;
@@ -96,6 +110,7 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	if (lo >= hi)
 		return 0;
+	int allocator = p->allocator_pc >= lo && p->allocator_pc < hi;
 	if (p->nspan < MAX_MODS)
 		p->span[p->nspan++] = (struct range){ lo, hi };
 	if (self)
@@ -104,6 +119,7 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && p->nseg < MAX_SEGS) {
 			uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+			p->seg_mode[p->nseg] = allocator ? START_ONLY : INTERIOR_TOO;
 			p->seg[p->nseg++] = (struct range){ a, a + ph->p_memsz };
 		}
 	}
@@ -137,6 +153,11 @@ struct la_scan_prep *la_scan_prepare(void)
 	if (!p)
 		return NULL;
 	p->bytes = sizeof(*p);
+	/* The allocator's bookkeeping (glibc's main_arena: top, bins) points at
+	 * chunk headers, which overlap the last word of the live block before
+	 * them: as interior pointers they would turn lost blocks into "possibly
+	 * lost". In the real malloc's own data only start pointers count. */
+	p->allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
 	dl_iterate_phdr(prep_cb, p);
 	tls_geometry(p);
 	uintptr_t (*r)[2] = (uintptr_t(*)[2])p->roots;
@@ -167,19 +188,27 @@ static inline void set_state(struct scan *c, size_t i, unsigned st)
 	c->b[i].key = (c->b[i].key & ~(uint64_t)LA_F_SCAN_MASK) | st;
 }
 
-/* Returns the index of the block p points into, or -1. Cost: one directory
- * load and a binary search among the blocks that start in p's page (a few);
- * outside the directory, a binary search over everything. */
-static inline long lookup(const struct scan *c, uintptr_t p)
+/* Which block does p point into? Split in two so that the scan can overlap
+ * the cache misses of many lookups: lookup_range narrows p to the blocks that
+ * start in its page (one directory load), lookup_finish binary-searches them
+ * (a few entries) and checks the bounds. Outside the directory, a binary
+ * search over everything. */
+static inline void lookup_range(const struct scan *c, uintptr_t p, uint32_t *lo, uint32_t *hi)
 {
-	size_t lo = 0, hi = c->n;
 	uint32_t off = c->l1[(p - c->l1_base) >> REGION_SHIFT];
 	if (off) {
 		const uint32_t *pages = c->pool + off - 1;
 		size_t k = (p >> PAGE_SHIFT) & (PAGES_PER_REGION - 1);
-		lo = pages[k];
-		hi = pages[k + 1];
+		*lo = pages[k];
+		*hi = pages[k + 1];
+	} else {
+		*lo = 0;
+		*hi = (uint32_t)c->n;
 	}
+}
+
+static inline long lookup_finish(const struct scan *c, uintptr_t p, size_t lo, size_t hi)
+{
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		if (addr_of(c, mid) <= p)
@@ -198,6 +227,13 @@ static inline long lookup(const struct scan *c, uintptr_t p)
 	if (p - a < sz || (sz == 0 && p == a))
 		return (long)j;
 	return -1;
+}
+
+static long lookup(const struct scan *c, uintptr_t p)
+{
+	uint32_t lo, hi;
+	lookup_range(c, p, &lo, &hi);
+	return lookup_finish(c, p, lo, hi);
 }
 
 /* First index whose address is >= p. */
@@ -288,15 +324,24 @@ static inline void push(struct scan *c, size_t i)
 	c->stack[c->top++] = (uint32_t)i;
 	if (c->top > c->max_top)
 		c->max_top = c->top;
+	/* the block is scanned a window later: start loading it now */
+	const char *a = (const char *)addr_of(c, i);
+	uint32_t sz = c->b[i].size;
+	__builtin_prefetch(a);
+	if (sz > 64)
+		__builtin_prefetch(a + 64);
+	if (sz > 128)
+		__builtin_prefetch(a + 128);
+	if (sz > 192)
+		__builtin_prefetch(a + 192);
 }
 
 /* memcheck's rules. From roots and reachable blocks: a start pointer makes
  * a block reachable, an interior pointer possibly lost; everything a possibly
  * lost block points to is possibly lost at best. Grouping lost blocks: any
  * pointer from the current group makes an unreached block indirect. */
-static inline void found(struct scan *c, uintptr_t p, int definite)
+static void found(struct scan *c, uintptr_t p, long j, int definite)
 {
-	long j = lookup(c, p);
 	if (j < 0)
 		return;
 	unsigned st = state_of(c, (size_t)j);
@@ -322,11 +367,43 @@ static inline void found(struct scan *c, uintptr_t p, int definite)
 		push(c, (size_t)j);
 		return;
 	}
-	unsigned want = definite && p == addr_of(c, (size_t)j) ? LA_S_REACHABLE : LA_S_POSSIBLE;
+	int start = p == addr_of(c, (size_t)j);
+	if (definite == START_ONLY && !start)
+		return;
+	unsigned want = definite && start ? LA_S_REACHABLE : LA_S_POSSIBLE;
 	if (st == LA_S_UNREACHED || (st == LA_S_POSSIBLE && want == LA_S_REACHABLE)) {
 		set_state(c, (size_t)j, want);
 		push(c, (size_t)j);
 	}
+}
+
+static void resolve_one(struct scan *c)
+{
+	struct cand *k = &c->cand[c->cand_head];
+	c->cand_head = (c->cand_head + 1) % CAND_WINDOW;
+	c->cand_count--;
+	found(c, k->p, lookup_finish(c, k->p, k->lo, k->hi), k->definite);
+}
+
+static void resolve_all(struct scan *c)
+{
+	while (c->cand_count)
+		resolve_one(c);
+}
+
+/* A word that passed the filter: prefetch where its block must be, look it
+ * up CAND_WINDOW words later. */
+static inline void candidate(struct scan *c, uintptr_t p, int definite)
+{
+	if (c->cand_count == CAND_WINDOW)
+		resolve_one(c);
+	struct cand *k = &c->cand[(c->cand_head + c->cand_count++) % CAND_WINDOW];
+	k->p = p;
+	k->definite = definite;
+	lookup_range(c, p, &k->lo, &k->hi);
+	__builtin_prefetch(&c->b[(k->lo + k->hi) / 2]);
+	if (k->hi - k->lo > 1)
+		__builtin_prefetch(&c->b[k->hi - 1]);
 }
 
 /* The one scanning primitive: every aligned word of [lo, hi). The filter is
@@ -344,7 +421,7 @@ static void scan_words(struct scan *c, uintptr_t lo, uintptr_t hi, int definite)
 	for (; w < end; w++) {
 		uintptr_t p = *w;
 		if (LA_UNLIKELY(p - min < span))
-			found(c, p, definite);
+			candidate(c, p, definite);
 	}
 }
 
@@ -363,7 +440,7 @@ static size_t map_at(const struct scan *c, uintptr_t p)
 }
 
 /* A root range that may not be (fully) mapped: only its readable parts. */
-static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
+static void scan_root_mode(struct scan *c, uintptr_t lo, uintptr_t hi, int mode)
 {
 	for (size_t m = map_at(c, lo); m < c->nmaps && c->maps[m].lo < hi; m++) {
 		if (!c->maps[m].r)
@@ -371,8 +448,13 @@ static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
 		uintptr_t a = lo > c->maps[m].lo ? lo : c->maps[m].lo;
 		uintptr_t e = hi < c->maps[m].hi ? hi : c->maps[m].hi;
 		if (a < e)
-			scan_words(c, a, e, 1);
+			scan_words(c, a, e, mode);
 	}
+}
+
+static void scan_root(struct scan *c, uintptr_t lo, uintptr_t hi)
+{
+	scan_root_mode(c, lo, hi, INTERIOR_TOO);
 }
 
 static void scan_block(struct scan *c, size_t i)
@@ -405,13 +487,14 @@ static void flood(struct scan *c)
 	uint32_t win[PREFETCH_WINDOW];
 	size_t head = 0, count = 0;
 	for (;;) {
-		while (count < PREFETCH_WINDOW && c->top) {
-			uint32_t i = c->stack[--c->top];
-			__builtin_prefetch((const void *)addr_of(c, i));
-			win[(head + count++) % PREFETCH_WINDOW] = i;
+		while (count < PREFETCH_WINDOW && c->top)
+			win[(head + count++) % PREFETCH_WINDOW] = c->stack[--c->top];
+		if (!count) {
+			if (!c->cand_count)
+				return;
+			resolve_all(c); /* may push more */
+			continue;
 		}
-		if (!count)
-			return;
 		uint32_t i = win[head];
 		head = (head + 1) % PREFETCH_WINDOW;
 		count--;
@@ -727,15 +810,6 @@ void la_scan_indirect(const struct la_snap *s, size_t i, uint64_t *ibytes, uint6
  * block by address stays definite, the others are indirect. */
 static int group_lost(struct scan *c)
 {
-	size_t lost = 0;
-	for (size_t i = 0; i < c->n; i++)
-		lost += state_of(c, i) == LA_S_UNREACHED;
-	if (!lost)
-		return 0;
-	c->s->side_bytes = lost * sizeof(struct la_scan_side);
-	c->s->side = la_map(c->s->side_bytes);
-	if (!c->s->side)
-		return -1;
 	c->clique_mode = 1;
 	for (size_t i = 0; i < c->n; i++) {
 		if (state_of(c, i) != LA_S_UNREACHED)
@@ -743,17 +817,28 @@ static int group_lost(struct scan *c)
 		c->leader = i;
 		c->cl_bytes = c->cl_blocks = 0;
 		push(c, i);
-		/* no prefetch window here: the group's first block must be scanned
-		 * before anything else of the group */
-		while (c->top)
-			scan_block(c, c->stack[--c->top]);
-		if (c->cl_blocks) {
-			struct la_scan_side *sd = &c->s->side[c->s->nside++];
-			sd->index = i;
-			sd->ibytes = c->cl_bytes;
-			sd->iblocks = c->cl_blocks;
-			set_state(c, i, LA_S_UNREACHED | LA_S_LEADER);
+		flood(c);
+		if (!c->cl_blocks)
+			continue;
+		struct la_snap *s = c->s;
+		if ((s->nside + 1) * sizeof(*s->side) > s->side_bytes) {
+			/* grows by doubling: only groups with indirect blocks need
+			 * an entry, usually few */
+			size_t nb = s->side_bytes ? s->side_bytes * 2 : 65536;
+			struct la_scan_side *ns = la_map(nb);
+			if (!ns)
+				return -1;
+			if (s->side)
+				memcpy(ns, s->side, s->nside * sizeof(*s->side));
+			la_unmap(s->side, s->side_bytes);
+			s->side = ns;
+			s->side_bytes = nb;
 		}
+		struct la_scan_side *sd = &s->side[s->nside++];
+		sd->index = i;
+		sd->ibytes = c->cl_bytes;
+		sd->iblocks = c->cl_blocks;
+		set_state(c, i, LA_S_UNREACHED | LA_S_LEADER);
 	}
 	c->clique_mode = 0;
 	return 0;
@@ -766,22 +851,42 @@ static uint64_t ns_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void stats(const struct scan *c, uint64_t t0)
+static void put(char **o, const char *s)
 {
-	char line[256], *o = line;
+	*o += la_strlcpy(*o, s, 64);
+}
+
+static void put_ms(char **o, const char *what, uint64_t ns)
+{
+	put(o, what);
+	*o += la_fmt_dec(*o, ns / 1000000);
+	put(o, ".");
+	*o += la_fmt_dec(*o, ns / 100000 % 10);
+	put(o, " ms");
+}
+
+/* One line on stderr (option scan_stats): where the pause went and how much
+ * memory the scan used, for the benchmark. */
+static void stats(const struct scan *c, const struct la_world *w, uint64_t t0)
+{
+	char line[512], *o = line;
 	size_t mem = c->s->cap_bytes + c->l1_bytes + c->pool_bytes + c->max_top * 4 +
 		     c->maps_bytes + c->maps_text_bytes + c->excl_bytes + c->s->side_bytes;
-	o += la_strlcpy(o, "scan: ", 32);
+	put(&o, "scan: ");
 	o += la_fmt_dec(o, c->n);
-	o += la_strlcpy(o, " blocks, ", 32);
-	o += la_fmt_dec(o, (ns_now() - t0) / 1000000);
-	o += la_strlcpy(o, " ms, ", 32);
+	put(&o, " blocks; snapshot");
+	put_ms(&o, " ", c->s->take_ns);
+	put_ms(&o, ", stop ", w->stop_ns);
+	put_ms(&o, ", mark+classify ", ns_now() - t0);
+	put(&o, "; memory ");
 	o += la_fmt_dec(o, mem >> 20);
-	o += la_strlcpy(o, " MiB (snapshot ", 32);
+	put(&o, " MiB (snapshot ");
 	o += la_fmt_dec(o, c->s->cap_bytes >> 20);
-	o += la_strlcpy(o, " MiB, mark stack ", 32);
+	put(&o, " MiB, directory ");
+	o += la_fmt_dec(o, (c->l1_bytes + c->pool_bytes) >> 10);
+	put(&o, " KiB, mark stack ");
 	o += la_fmt_dec(o, c->max_top * 4 >> 10);
-	o += la_strlcpy(o, " KiB)", 32);
+	put(&o, " KiB)");
 	*o = 0;
 	la_warn(line, NULL);
 }
@@ -822,7 +927,7 @@ void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *
 		}
 	/* 2. globals: writable segments of every module but the agent */
 	for (size_t i = 0; i < prep->nseg; i++)
-		scan_root(&c, prep->seg[i].lo, prep->seg[i].hi);
+		scan_root_mode(&c, prep->seg[i].lo, prep->seg[i].hi, prep->seg_mode[i]);
 	/* 3. threads: registers, stacks, TLS */
 	int lost_stacks;
 	scan_threads(&c, prep, w, &lost_stacks);
@@ -856,7 +961,7 @@ fail:
 	s->nside = 0;
 out:
 	if (la_opt.scan_stats)
-		stats(&c, t0);
+		stats(&c, w, t0);
 	la_unmap(c.stack, c.stack_bytes);
 	la_unmap(c.l1, c.l1_bytes);
 	la_unmap(c.pool, c.pool_bytes);

@@ -4,6 +4,7 @@
  * is sorted in place (MSD radix), so it needs no scratch array and no malloc.
  */
 #include <string.h>
+#include <time.h>
 
 #include "agent.h"
 
@@ -111,8 +112,163 @@ static void radix_sort(struct la_snap_block *v, size_t n)
 	}
 }
 
+/* --- the fast path: partition by 16 MiB region, then sort each region ------
+ * Pass 1 counts blocks per region in a small hash, pass 2 scatters each block
+ * straight from the table to its region's part of the array, then each part
+ * (tens of thousands of entries, cache-sized) is sorted by LSD radix on the
+ * 24 address bits left. No pass moves data more than a cache away, and the
+ * only scratch is one region's worth of entries. */
+#define REGION_SHIFT 24
+#define MAX_REGIONS 2048 /* more distinct regions (32 GiB): the in-place sort */
+
+struct region {
+	uint64_t key; /* region number + 1; 0 = empty */
+	size_t count, at;
+};
+
+struct part {
+	struct la_snap *s;
+	struct region *r;
+	size_t mask, used;
+	int overflow;
+};
+
+static struct region *region_of(struct part *p, uintptr_t addr, int add)
+{
+	uint64_t key = (uint64_t)(addr >> REGION_SHIFT) + 1;
+	for (size_t i = (key * 0x9e3779b97f4a7c15ull >> 40) & p->mask;; i = (i + 1) & p->mask) {
+		if (p->r[i].key == key)
+			return &p->r[i];
+		if (!p->r[i].key) {
+			if (!add || p->used * 2 >= p->mask) {
+				p->overflow = 1;
+				return NULL;
+			}
+			p->used++;
+			p->r[i].key = key;
+			return &p->r[i];
+		}
+	}
+}
+
+static void count_one(const struct la_block *b, void *ctx)
+{
+	struct part *p = ctx;
+	struct region *r = p->overflow ? NULL : region_of(p, b->addr, 1);
+	if (r)
+		r->count++;
+}
+
+static void scatter_one(const struct la_block *b, void *ctx)
+{
+	struct part *p = ctx;
+	struct region *r = region_of(p, b->addr, 0);
+	size_t keep = p->s->n;
+	p->s->n = r->at++;
+	copy_one(b, p->s);
+	p->s->n = keep + 1;
+}
+
+static void sort_regions(struct region *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) { /* few, and mostly in order */
+		struct region x = v[i];
+		size_t j = i;
+		while (j > 0 && v[j - 1].key > x.key) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+/* LSD radix on the address bits below the region: 8 bits a pass, passes
+ * where every entry has the same digit skipped (malloc alignment). */
+static void sort_part(struct la_snap_block *v, struct la_snap_block *tmp, size_t n)
+{
+	if (n <= 48) {
+		insertion_sort(v, n);
+		return;
+	}
+	struct la_snap_block *src = v, *dst = tmp;
+	for (int shift = 16; shift < 16 + REGION_SHIFT; shift += 8) {
+		size_t count[256] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[(src[i].key >> shift) & 255]++;
+		if (count[(src[0].key >> shift) & 255] == n)
+			continue;
+		size_t at = 0;
+		for (int d = 0; d < 256; d++) {
+			size_t c = count[d];
+			count[d] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 255]++] = src[i];
+		struct la_snap_block *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
+static int take_partitioned(struct la_snap *s)
+{
+	/* the hash stays cache-sized (96 KiB): it is probed once per block */
+	struct part p = { s, NULL, 2 * MAX_REGIONS - 1, 0, 0 };
+	size_t rbytes = 2 * MAX_REGIONS * sizeof(struct region);
+	int rc = -1;
+	p.r = la_map(rbytes);
+	if (!p.r)
+		return -1;
+	la_table_foreach_locked(count_one, &p);
+	if (p.overflow)
+		goto out;
+	/* compact the used regions, sort them, give each its offset */
+	size_t nr = 0, at = 0, biggest = 0;
+	for (size_t i = 0; i <= p.mask; i++)
+		if (p.r[i].key)
+			p.r[nr++] = p.r[i];
+	sort_regions(p.r, nr);
+	for (size_t i = 0; i < nr; i++) {
+		p.r[i].at = at;
+		at += p.r[i].count;
+		biggest = p.r[i].count > biggest ? p.r[i].count : biggest;
+	}
+	/* re-hash the compacted entries for the scatter pass */
+	struct region *dense = p.r;
+	p.r = la_map(rbytes);
+	if (!p.r) {
+		p.r = dense;
+		goto out;
+	}
+	p.used = 0;
+	for (size_t i = 0; i < nr; i++) {
+		struct region *r = region_of(&p, (uintptr_t)(dense[i].key - 1) << REGION_SHIFT, 1);
+		r->at = dense[i].at;
+	}
+	la_table_foreach_locked(scatter_one, &p);
+	size_t tbytes = (biggest ? biggest : 1) * sizeof(*s->blocks);
+	struct la_snap_block *tmp = la_map(tbytes);
+	if (tmp) {
+		for (size_t i = 0; i < nr; i++)
+			sort_part(s->blocks + dense[i].at, tmp, dense[i].count);
+		la_unmap(tmp, tbytes);
+	} else {
+		radix_sort(s->blocks, s->n);
+	}
+	la_unmap(dense, rbytes);
+	rc = 0;
+out:
+	la_unmap(p.r, rbytes);
+	return rc;
+}
+
 int la_snap_take_locked(struct la_snap *s)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	size_t n = la_table_count_locked();
 	s->n = 0;
 	s->huge = NULL;
@@ -121,8 +277,19 @@ int la_snap_take_locked(struct la_snap *s)
 	s->blocks = la_map(s->cap_bytes);
 	if (!s->blocks)
 		return -1;
-	la_table_foreach_locked(copy_one, s);
-	radix_sort(s->blocks, s->n);
+	if (take_partitioned(s) < 0) {
+		/* too many regions (or no memory for the partition): plain copy,
+		 * in-place sort */
+		s->n = 0;
+		la_unmap(s->huge, s->huge_cap * sizeof(*s->huge));
+		s->huge = NULL;
+		s->nhuge = s->huge_cap = 0;
+		la_table_foreach_locked(copy_one, s);
+		radix_sort(s->blocks, s->n);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->take_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+		     (uint64_t)t0.tv_nsec;
 	return 0;
 }
 

@@ -270,6 +270,7 @@ void la_world_stop(struct la_world *w)
 	int sig = (int)la_opt.stop_signal;
 	pid_t pid = getpid();
 
+	uint64_t t0 = now_ns();
 	memset(w, 0, sizeof(*w));
 	if (!slots)
 		slots = la_map(LA_MAX_THREADS * sizeof(*slots));
@@ -351,6 +352,7 @@ void la_world_stop(struct la_world *w)
 		}
 	}
 	w->seen = w->parked + w->unparked;
+	w->stop_ns = now_ns() - t0;
 	(void)no_slot;
 }
 

@@ -17,7 +17,18 @@ against the EXPECT lines in the program's source, exactly:
   // EXPECT: stdout TEXT            a line the program must print
   // EXPECT: module NAME STATE      a module of that file name, state L or U,
                                     with a build-id
+  // EXPECT: indirect FUNCTION IBYTES IBLOCKS
+                                    the definitely lost records allocated in
+                                    FUNCTION carry these indirect totals
+  // EXPECT: lost N                 bytes definitely + indirectly + possibly
+                                    lost in the whole report (every module)
+  // EXPECT: each-report 1          check records/world/lost in every report,
+                                    not only the last
   // OPTIONS: key=value:...         extra LEAKAGENT_OPTIONS
+  // WRAP: cmd ...                  run the program under cmd (strace, gdb):
+                                    the agent is preloaded into the program
+                                    only, through env; @AGENT@ and @PROG@ in
+                                    cmd are replaced, else they are appended
   // LIBS: name.so ...              libraries (in the build dir) counted as own
   // ARGS: ...                      program arguments
 
@@ -36,7 +47,7 @@ def directives(source):
     out = []
     for line in open(source):
         line = line.strip()
-        for tag in ('EXPECT:', 'OPTIONS:', 'LIBS:', 'ARGS:'):
+        for tag in ('EXPECT:', 'OPTIONS:', 'LIBS:', 'ARGS:', 'WRAP:'):
             i = line.find('// ' + tag)
             if i < 0:
                 i = line.find('* ' + tag)
@@ -67,6 +78,8 @@ def main():
             want_find[(f[1], f[2], f[3], f[4])] = int(f[5]) if len(f) > 5 else 1
         elif f[0] == 'module':
             want.setdefault('modules', []).append((f[1], f[2]))
+        elif f[0] == 'indirect':
+            want.setdefault('indirect', {})[f[1]] = (int(f[2]), int(f[3]))
         elif f[0] == 'world':
             want['world'] = f[1:4]
         elif f[0] == 'stdout':
@@ -76,8 +89,20 @@ def main():
 
     env = dict(os.environ)
     env['LD_LIBRARY_PATH'] = os.path.dirname(program)
-    proc, reports, outdir = laraw.run_under_agent([program] + args, agent, options, env=env,
-                                                  cwd=outdir_cwd())
+    wrap = [shlex.split(v) for t, v in ds if t == 'WRAP']
+    argv = [program] + args
+    if wrap:
+        w = wrap[0]
+        inner = ['env', 'LD_PRELOAD=' + agent, program]
+        if '@PROG@' in w:
+            argv = [a.replace('@AGENT@', agent) for a in w]
+            i = argv.index('@PROG@')
+            argv[i:i + 1] = inner
+            argv += args
+        else:
+            argv = w + inner + args
+    proc, reports, outdir = laraw.run_under_agent(argv, agent, options, env=env,
+                                                  cwd=outdir_cwd(), preload=not wrap)
     errors = []
     if proc.returncode != want['exit']:
         errors.append(f'exit status {proc.returncode}, expected {want["exit"]}')
@@ -86,8 +111,8 @@ def main():
             errors.append(f'stdout lacks {line!r}')
     if len(reports) != want['reports']:
         errors.append(f'{len(reports)} reports, expected {want["reports"]}')
-    if reports:
-        r = reports[-1]
+    checked = reports if want.get('each-report') else reports[-1:]
+    for r in checked:
         if not r.complete:
             errors.append(f'{r.path}: no end marker')
         sym = laraw.Symbolizer(r)
@@ -109,6 +134,19 @@ def main():
             for name, w in zip(('seen', 'parked', 'unparked'), want['world']):
                 if w != '*' and r.world.get(name) != int(w):
                     errors.append(f'world {name} {r.world.get(name)}, expected {w}')
+        for fn, (ib, ibl) in want.get('indirect', {}).items():
+            tot = [0, 0]
+            for rec in r.records:
+                pcs = r.stacks.get(rec['stack'], [])
+                if rec['kind'] == 'D' and pcs and sym.function(pcs[0]) == fn:
+                    tot[0] += rec['ibytes']
+                    tot[1] += rec['iblocks']
+            if tot != [ib, ibl]:
+                errors.append(f'indirect of {fn}: {tot[0]}B/{tot[1]}, expected {ib}B/{ibl}')
+        if 'lost' in want:
+            lost = sum(r.totals.get(k, (0, 0))[0] for k in 'DIP')
+            if lost != want['lost']:
+                errors.append(f'{lost} bytes lost in the whole report, expected {want["lost"]}')
         if 'scanned' in want and r.world.get('scanned') != want['scanned']:
             errors.append(f'scanned {r.world.get("scanned")}, expected {want["scanned"]}')
     if errors:

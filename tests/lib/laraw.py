@@ -145,12 +145,16 @@ class Symbolizer:
                 self.cache[pc] = name.split('(')[0]
 
 
-def run_under_agent(argv, agent, options='', env=None, cwd=None, timeout=60, stdin=None):
+def run_under_agent(argv, agent, options='', env=None, cwd=None, timeout=60, stdin=None,
+                    preload=True):
     """Runs argv with the agent preloaded, reports going to a fresh directory.
-    Returns (completed process, [Report ...] sorted by pid then seq, dir)."""
+    preload=False leaves LD_PRELOAD alone (argv sets it for the program only,
+    e.g. under strace or gdb). Returns (completed process, [Report ...] sorted
+    by pid then seq, dir)."""
     out = tempfile.mkdtemp(prefix='la-test-')
     e = dict(os.environ if env is None else env)
-    e['LD_PRELOAD'] = agent + (' ' + e['LD_PRELOAD'] if e.get('LD_PRELOAD') else '')
+    if preload:
+        e['LD_PRELOAD'] = agent + (' ' + e['LD_PRELOAD'] if e.get('LD_PRELOAD') else '')
     opts = f'output={out}/%e.%p.%n.raw'
     e['LEAKAGENT_OPTIONS'] = opts + (':' + options if options else '')
     e['MALLOC_PERTURB_'] = '0'
