@@ -30,7 +30,9 @@ static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
 			la_self_text_lo = lo;
 			la_self_text_hi = lo + ph->p_memsz;
-			la_strlcpy(self_path, info->dlpi_name, sizeof(self_path));
+			/* absolute, so children started elsewhere find it too */
+			if (!realpath(info->dlpi_name, self_path))
+				la_strlcpy(self_path, info->dlpi_name, sizeof(self_path));
 			return 1;
 		}
 	}
@@ -115,6 +117,7 @@ void la_init(void)
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&la_init);
 	la_writer_init();
 	la_report_init();
+	la_exec_init();
 	la_capture_init();
 	if (!la_opt.follow_children)
 		drop_from_preload();
