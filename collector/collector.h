@@ -131,6 +131,8 @@ int la_supp_load(const char *path);
 void la_supp_apply(struct la_leakset *ls);
 /* Suppressions loaded but never used, for the end of the report. */
 size_t la_supp_unused(const struct la_supp ***out);
+/* Every suppression loaded, in file order, with its use counts. */
+size_t la_supp_all(const struct la_supp *const **out);
 /* valgrind-format entry for one record, as text ending in "}\n" */
 char *la_supp_generate(const struct la_record *r);
 

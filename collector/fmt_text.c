@@ -134,11 +134,24 @@ void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 			fputc('\n', out);
 		process(out, &ls->proc[i], o);
 	}
-	const struct la_supp **un;
-	size_t n = la_supp_unused(&un);
-	if (n) {
-		fprintf(out, "\nUnused suppressions:\n");
-		for (size_t i = 0; i < n; i++)
-			fprintf(out, "   %s (%s:%d)\n", un[i]->name, un[i]->file, un[i]->line);
+	const struct la_supp *const *all;
+	size_t n = la_supp_all(&all), unused = 0;
+	if (!n)
+		return;
+	fprintf(out, "\nUsed suppressions:\n");
+	for (size_t i = 0; i < n; i++) {
+		char a[32], b[32];
+		if (all[i]->used)
+			fprintf(out, "   %" PRIu64 " %s (%s:%d) suppressed: %s bytes in %s blocks\n",
+				all[i]->used, all[i]->name, all[i]->file, all[i]->line,
+				la_commas(all[i]->used_bytes, a), la_commas(all[i]->used_blocks, b));
+		else
+			unused++;
 	}
+	if (!unused)
+		return;
+	fprintf(out, "Unused suppressions:\n");
+	for (size_t i = 0; i < n; i++)
+		if (!all[i]->used)
+			fprintf(out, "   %s (%s:%d)\n", all[i]->name, all[i]->file, all[i]->line);
 }

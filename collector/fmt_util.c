@@ -30,8 +30,6 @@ void la_xml_str(FILE *out, const char *s)
 		case '<': fputs("&lt;", out); break;
 		case '>': fputs("&gt;", out); break;
 		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&apos;", out); break;
 		default:
 			/* control characters are not allowed in XML 1.0 at all */
 			fputc(*p < 0x20 && *p != '\t' && *p != '\n' ? '?' : *p, out);

@@ -278,6 +278,12 @@ size_t la_supp_unused(const struct la_supp ***out)
 	return n;
 }
 
+size_t la_supp_all(const struct la_supp *const **out)
+{
+	*out = (const struct la_supp *const *)supps;
+	return nsupps;
+}
+
 char *la_supp_generate(const struct la_record *r)
 {
 	char *buf = NULL;

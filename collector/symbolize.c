@@ -234,6 +234,44 @@ static const char *unversioned(const char *name)
 	return at ? strndup(name, (size_t)(at - name)) : la_xstrdup(name);
 }
 
+/* "/a/build/../src/x.c" -> "/a/src/x.c", lexically: the file may not exist
+ * here, and valgrind shows sources the same way */
+static char *normalize(char *p)
+{
+	char *o = p;
+	for (char *s = p; *s;) {
+		if (s[0] == '/' && s[1] == '.' && (s[2] == '/' || !s[2])) {
+			s += 2;
+		} else if (s[0] == '/' && s[1] == '.' && s[2] == '.' && (s[3] == '/' || !s[3]) && o > p) {
+			while (o > p && *--o != '/')
+				;
+			s += 3;
+		} else if (s[0] == '/' && s[1] == '/') {
+			s++;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = 0;
+	return p;
+}
+
+/* DWARF names a source relative to its unit's build directory unless absolute */
+static const char *join_src(const char *comp_dir, const char *name)
+{
+	if (!name)
+		return NULL;
+	if (name[0] == '/' || !comp_dir || !comp_dir[0])
+		return normalize(la_xstrdup(name));
+	return normalize(la_xasprintf("%s/%s", comp_dir, name));
+}
+
+static const char *comp_dir_of(Dwarf_Die *cu)
+{
+	Dwarf_Attribute a;
+	return dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
+}
+
 static const char *die_src(Dwarf_Die *cu, Dwarf_Die *die, int *line, int *col)
 {
 	Dwarf_Attribute a;
@@ -248,8 +286,7 @@ static const char *die_src(Dwarf_Die *cu, Dwarf_Die *die, int *line, int *col)
 	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &a), &idx) != 0 ||
 	    dwarf_getsrcfiles(cu, &fl, &nfl) != 0 || idx >= nfl)
 		return NULL;
-	const char *s = dwarf_filesrc(fl, idx, NULL, NULL);
-	return s ? la_xstrdup(s) : NULL;
+	return join_src(comp_dir_of(cu), dwarf_filesrc(fl, idx, NULL, NULL));
 }
 
 static const char *die_name(Dwarf_Die *die, bool linkage)
@@ -318,7 +355,7 @@ static struct la_stack symbolize(struct symfile *sf, const char *obj, uint64_t i
 	if (ln) {
 		Dwarf_Addr a;
 		const char *s = dwfl_lineinfo(ln, &a, &line, &col, NULL, NULL);
-		src = s ? la_xstrdup(s) : NULL;
+		src = join_src(dwfl_line_comp_dir(ln), s);
 	}
 	Dwarf_Die cu, *chain;
 	int n = inline_chain(mod, addr, &cu, &chain);
