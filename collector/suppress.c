@@ -301,6 +301,10 @@ char *la_supp_generate(const struct la_record *r)
 			fprintf(f, "   obj:%s\n", fr->obj);
 		else
 			fputs("   fun:*\n", f);
+		/* valgrind's stacks end at main (--show-below-main=no): an entry
+		 * naming the frames below it would never match there */
+		if (fr->fun && !fr->inlined && !strcmp(fr->fun, "main"))
+			break;
 	}
 	fputs("}\n", f);
 	fclose(f);
