@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,19 @@ static int bad_usage(const char *what, const char *why)
 	return 2;
 }
 
+/* The option as typed, for messages: "--format=x", or "--format x" when the
+ * value was the next argument. */
+static const char *typed(char **argv)
+{
+	static char buf[256];
+	const char *last = argv[optind - 1];
+	if (optind >= 2 && strncmp(last, "--", 2) != 0) {
+		snprintf(buf, sizeof(buf), "%s %s", argv[optind - 2], last);
+		return buf;
+	}
+	return last;
+}
+
 static int number(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -127,13 +141,13 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_SHOW:
 		case O_ERRKINDS:
 			if (la_kind_parse_list(a, opt == O_SHOW ? &c->show_kinds : &c->error_kinds) < 0)
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected a comma list of definite, indirect, possible, "
 						 "reachable, unclassified, or all, or none");
 			break;
 		case O_CALLERS:
 			if (number(a, 1, 256, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number from 1 to 256");
+				return bad_usage(typed(argv), "expected a number from 1 to 256");
 			c->num_callers = (int)v;
 			break;
 		case O_SUPP:
@@ -146,7 +160,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "no"))
 				c->gen_supp = false;
 			else
-				return bad_usage(argv[optind - 1], "expected yes, all or no");
+				return bad_usage(typed(argv), "expected yes, all or no");
 			break;
 		case O_FORMAT:
 			if (!strcmp(a, "text")) c->format = LA_FMT_TEXT;
@@ -155,7 +169,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "sarif")) c->format = LA_FMT_SARIF;
 			else if (!strcmp(a, "folded")) c->format = LA_FMT_FOLDED;
 			else
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected text, json, xml, sarif or folded");
 			break;
 		case O_OUTPUT:
@@ -165,7 +179,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			break;
 		case O_MINBYTES:
 			if (number(a, 0, LONG_MAX, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number of bytes");
+				return bad_usage(typed(argv), "expected a number of bytes");
 			c->min_bytes = (uint64_t)v;
 			break;
 		case O_RES:
@@ -174,12 +188,12 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "high") || !strcmp(a, "all")) c->resolution = 0;
 			else if (number(a, 1, 256, &v) == 0) c->resolution = (int)v;
 			else
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected a number of frames, or low, med, high");
 			break;
 		case O_ERREXIT:
 			if (number(a, 1, 255, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number from 1 to 255");
+				return bad_usage(typed(argv), "expected a number from 1 to 255");
 			c->error_exitcode = (int)v;
 			break;
 		case O_SYSROOT:
@@ -201,7 +215,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			printf("leakagent %s\n", LA_VERSION);
 			exit(0);
 		case ':':
-			return bad_usage(argv[optind - 1], "this option needs a value");
+			return bad_usage(typed(argv), "this option needs a value");
 		default:
 			if (optopt && optopt < 256)
 				snprintf(range, sizeof(range), "-%c", optopt);
@@ -336,6 +350,9 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 		la_run_cleanup(&r);
 		return 2;
 	}
+	/* a reader of our output that went away (| head) must not keep us from
+	 * removing the report directory: writes fail with EPIPE instead */
+	signal(SIGPIPE, SIG_IGN);
 	int status = WIFSIGNALED(r.status) ? 128 + WTERMSIG(r.status) : WEXITSTATUS(r.status);
 	uint64_t errors = 0;
 	if (!r.nreports && WIFSIGNALED(r.status))

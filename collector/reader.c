@@ -405,12 +405,13 @@ int la_raw_read(const char *path, struct la_raw *raw)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	bool ended = false;
+	bool ended = false, cut = false;
 	int rc = 0;
 	while ((len = getline(&line, &cap, fp)) >= 0) {
 		ps.lineno++;
 		if (len == 0 || line[len - 1] != '\n') {
-			bad(&ps, "last line is cut short");
+			bad(&ps, "last line is cut short: the file is truncated");
+			cut = true;
 			break;
 		}
 		line[len - 1] = 0;
@@ -452,7 +453,8 @@ int la_raw_read(const char *path, struct la_raw *raw)
 			line_known(&ps, line[0]);
 	}
 	if (ferror(fp)) {
-		la_error(path, NULL, "read error after line %lu: %s", ps.lineno, strerror(errno));
+		la_error(path, NULL, "cannot read%s: %s", ps.lineno ? " all of it" : "",
+			 strerror(errno));
 		rc = -1;
 		goto out;
 	}
@@ -461,12 +463,12 @@ int la_raw_read(const char *path, struct la_raw *raw)
 		rc = -1;
 		goto out;
 	}
-	if (!ended)
+	if (!ended && !cut)
 		bad(&ps, "truncated: no end line (the program may have died while writing it)");
 	if (ps.nerrors) {
 		if (ps.nerrors > 1)
-			la_error(path, NULL, "%s (and %lu more problems)", ps.first_error,
-				 ps.nerrors - 1);
+			la_error(path, NULL, "%s (and %lu more problem%s)", ps.first_error,
+				 ps.nerrors - 1, ps.nerrors > 2 ? "s" : "");
 		else
 			la_error(path, NULL, "%s", ps.first_error);
 		rc = -1;

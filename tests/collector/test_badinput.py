@@ -118,7 +118,7 @@ for name, content, what in (("text.raw", "hello world\n", r"not a leakagent raw 
     rc, err = report(p)
     check(rc == 2 and one_error(err, p, what), f"{name}: one error, exit 2", err)
 rc, out, err = run(["report", tmp])
-check(rc == 2 and one_error(err, tmp, r"read error|cannot open"), "a directory: one error, exit 2", err)
+check(rc == 2 and one_error(err, tmp, r"cannot read|cannot open"), "a directory: one error, exit 2", err)
 rc, out, err = run(["report", os.path.join(tmp, "missing.raw")])
 check(rc == 2 and one_error(err, "missing.raw", r"cannot open: No such file"), "missing file: exit 2", err)
 
