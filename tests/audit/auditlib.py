@@ -123,3 +123,28 @@ def backend(doc, name):
         if b["name"] == name:
             return b
     return None
+
+
+def agent_raw(argv, name):
+    """A real run of argv under the agent; returns its raw report's path."""
+    d = os.path.join(TMP, name)
+    os.makedirs(d, exist_ok=True)
+    e = env()
+    e["LD_PRELOAD"] = os.path.join(os.path.dirname(LEAKAGENT), "..", "agent", "libleakagent.so")
+    e["LEAKAGENT_OPTIONS"] = f"output={d}/leakagent.%p.raw"
+    subprocess.run(argv, env=e, capture_output=True, timeout=240)
+    files = glob.glob(os.path.join(d, "leakagent.*.raw"))
+    return files[0] if files else None
+
+
+def schema_valid(doc):
+    """Whether a report validates against the collector's JSON schema."""
+    import jsonschema
+    here = os.path.dirname(os.path.abspath(__file__))
+    schema = json.load(open(os.path.join(here, "..", "..", "collector", "report-schema.json")))
+    try:
+        jsonschema.validate(doc, schema)
+        return True
+    except jsonschema.ValidationError as e:
+        print(e)
+        return False

@@ -52,6 +52,28 @@ check(rc == 1 and "Seen by some backends only: 1 stack" in text and "extra_leak"
       and "differ on definitely lost blocks in 1 stack" in text, "the text table says so",
       text + err)
 
+# the agent's raw report is a leak set like the others
+raw = agent_raw([kinds], "agent")
+rc, doc, out = compare([f"--from-agent-report={raw}", f"--from-valgrind-xml={vg}"])
+r = rows(doc, "make_leak")
+a = backend(doc, "agent")
+check(a and a["available"] and r and r[0]["cells"]["agent"] and r[0]["cells"]["valgrind"]
+      and sum(c["bytes"] for c in r[0]["cells"]["agent"].values()) == 300,
+      "--from-agent-report: the agent's make_leak row beside memcheck's", out)
+check(rc == (0 if a and a["classified"] else 1), "exit status follows the agent's kinds", out)
+
+# draconian: every block not freed, unclassified; strict keeps normal's kinds
+rc, doc, out = compare(["--with=tcmalloc", "--heapcheck=draconian", "--", kinds])
+t = backend(doc, "tcmalloc")
+r = rows(doc, "keep_reachable")
+check(t and t["available"] and not t["classified"] and r
+      and r[0]["cells"]["tcmalloc"] == {"unclassified": {"bytes": 222, "blocks": 1}},
+      "HEAPCHECK=draconian: the reachable block too, as unclassified", out)
+rc, doc, out = compare(["--with=tcmalloc", "--heapcheck=strict", "--", kinds])
+r = rows(doc, "make_leak")
+check(r and r[0]["cells"]["tcmalloc"] == {"lost": {"bytes": 300, "blocks": 3}},
+      "HEAPCHECK=strict: make_leak lost 300 in 3", out)
+
 # --depth: the key holds that many frames
 rc, doc, out = compare(["--depth=1", f"--from-valgrind-xml={vg}", f"--from-tcmalloc-heap={tc}"])
 r = rows(doc, "make_leak")

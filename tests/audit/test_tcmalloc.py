@@ -13,6 +13,7 @@ check(heap is not None and "heap leak checker is active" in stderr,
       "the installed heap checker runs and dumps a .heap file", stderr)
 rc, doc, err = report_json([f"--from-tcmalloc-heap={heap}"])
 check(rc == 0 and doc is not None, "report --from-tcmalloc-heap reads it", err)
+check(schema_valid(doc), "its JSON report validates against report-schema.json", err)
 check("does not tell indirectly from definitely lost" in err,
       "the report says the heap checker has no indirect kind", err)
 check(total(records(doc, "make_leak")) == (300, 3), "make_leak: 300 bytes in 3 objects", err)

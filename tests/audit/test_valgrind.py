@@ -10,6 +10,7 @@ from auditlib import *
 xml = valgrind_xml([prog("audit-kinds")], "kinds.xml")
 rc, doc, err = report_json([f"--from-valgrind-xml={xml}"])
 check(rc == 0 and doc is not None, "report --from-valgrind-xml reads memcheck's XML", err)
+check(schema_valid(doc), "its JSON report validates against report-schema.json", err)
 check(total(records(doc, "make_leak"), "definite") == (300, 3), "make_leak: definite 300 in 3", err)
 lp = records(doc, "lose_parent")
 check(len(lp) == 1 and lp[0]["kind"] == "definite" and lp[0]["bytes"] == 16
