@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "collector.h"
+#include "audit.h"
 
 #ifndef LA_VERSION
 #define LA_VERSION "0.0"
@@ -35,7 +35,7 @@ struct cli {
 };
 
 enum { O_SHOW = 256, O_ERRKINDS, O_CALLERS, O_SUPP, O_GENSUPP, O_FORMAT, O_OUTPUT, O_MINBYTES,
-       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION };
+       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION, O_FROM_VG, O_FROM_TC };
 
 static const struct option longopts[] = {
 	{ "show-leak-kinds", required_argument, NULL, O_SHOW },
@@ -50,6 +50,8 @@ static const struct option longopts[] = {
 	{ "error-exitcode", required_argument, NULL, O_ERREXIT },
 	{ "sysroot", required_argument, NULL, O_SYSROOT },
 	{ "debug-dir", required_argument, NULL, O_DEBUGDIR },
+	{ "from-valgrind-xml", required_argument, NULL, O_FROM_VG },
+	{ "from-tcmalloc-heap", required_argument, NULL, O_FROM_TC },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ 0 },
@@ -59,6 +61,7 @@ static const char usage[] =
 	"usage: leakagent [options] PROG [ARGS...]\n"
 	"       leakagent run [options] -- PROG [ARGS...]\n"
 	"       leakagent report [options] FILE...\n"
+	"       leakagent compare [--with valgrind,tcmalloc] [--runs N] -- PROG [ARGS...]\n"
 	"\n"
 	"Runs PROG with the leak agent preloaded (keeping any LD_PRELOAD already set),\n"
 	"waits for it, and prints the symbolized report of it and its children on\n"
@@ -84,6 +87,8 @@ static const char usage[] =
 	"                                replaced by the pid (xml: one file per process)\n"
 	"  --sysroot=DIR                 look for the recorded binaries under DIR (report)\n"
 	"  --debug-dir=DIR               also look for separate debug info in DIR (repeatable)\n"
+	"  --from-valgrind-xml=FILE      report: read memcheck XML (protocol 4-6) (repeatable)\n"
+	"  --from-tcmalloc-heap=FILE     report: read a heap checker .heap file (repeatable)\n"
 	"  --help                        this text\n"
 	"  --version                     leakagent's version\n"
 	"\n"
@@ -194,6 +199,10 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_SYSROOT:
 			c->sym.sysroot = a;
 			break;
+		case O_FROM_VG:
+		case O_FROM_TC:
+			la_backend_file(opt == O_FROM_VG ? 'v' : 't', a);
+			break;
 		case O_DEBUGDIR:
 			LA_GROW(c->sym.debug_dirs, c->sym.ndebug_dirs, c->debugcap);
 			c->sym.debug_dirs[c->sym.ndebug_dirs++] = a;
@@ -296,6 +305,7 @@ static uint64_t process(const struct cli *c, char **files, size_t n)
 {
 	struct la_leakset ls = { 0 };
 	la_sym_init(&c->sym);
+	la_backend_read_files(&ls);
 	for (size_t i = 0; i < n; i++) {
 		struct la_raw *raw = la_xmalloc(sizeof(*raw));
 		la_raw_read(files[i], raw);
@@ -321,7 +331,7 @@ static int exit_code(const struct cli *c, uint64_t errors, int program_status)
 
 static int cmd_report(struct cli *c, int argc, char **argv)
 {
-	if (optind >= argc)
+	if (optind >= argc && !la_backend_nfiles())
 		return bad_usage("report", "no report file given");
 	char **files = argv + optind;
 	size_t n = (size_t)(argc - optind);
@@ -370,6 +380,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "compare"))
+		return la_compare_main(argc - 1, argv + 1);
 	bool report = !strcmp(argv[1], "report"), run = !strcmp(argv[1], "run");
 	if (report || run) {
 		argv++;
