@@ -30,7 +30,9 @@ static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me >= lo && me < lo + ph->p_memsz) {
 			la_self_text_lo = lo;
 			la_self_text_hi = lo + ph->p_memsz;
-			la_strlcpy(self_path, info->dlpi_name, sizeof(self_path));
+			/* absolute, so children started elsewhere find it too */
+			if (!realpath(info->dlpi_name, self_path))
+				la_strlcpy(self_path, info->dlpi_name, sizeof(self_path));
 			return 1;
 		}
 	}
@@ -60,6 +62,7 @@ static void fork_child(void)
 	la_depot_unlock_all();
 	la_generation = (la_generation + 1) & 0xff;
 	la_report_after_fork();
+	la_trigger_after_fork();
 	la_guard--;
 }
 
@@ -84,8 +87,7 @@ static void drop_from_preload(void)
 static void exit_report(void *unused)
 {
 	(void)unused;
-	if (la_opt.report_at_exit)
-		la_report("exit");
+	la_exit_report();
 }
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
@@ -115,11 +117,13 @@ void la_init(void)
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&la_init);
 	la_writer_init();
 	la_report_init();
+	la_exec_init();
 	la_capture_init();
 	if (!la_opt.follow_children)
 		drop_from_preload();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	la_modules_refresh();
+	la_trigger_init();
 	la_guard--;
 	__atomic_store_n(&la_ready, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);

@@ -36,6 +36,25 @@
 	X(follow_children, BOOL, 1,                                                       \
 	  "keep the agent in programs started by exec and posix_spawn")                   \
 	X(scan, BOOL, 1, "classify outstanding blocks by a reachability scan")            \
+	X(scan_anon, BOOL, 1,                                                             \
+	  "scan anonymous mappings the program made itself as roots")                     \
+	X(stop_signal, INT, 40,                                                           \
+	  "real-time signal that parks threads for the scan (34-64; under gdb: "          \
+	  "handle SIG40 nostop noprint pass)")                                            \
+	X(stop_timeout_ms, INT, 200,                                                      \
+	  "how long to wait for all threads to park before scanning the rest "            \
+	  "conservatively")                                                               \
+	X(scan_stats, BOOL, 0, "print the scan's time and memory on stderr")              \
+	X(signal_full, INT, 10,                                                           \
+	  "signal that writes a full snapshot while the program runs (default SIGUSR1; " \
+	  "0: none)")                                                                     \
+	X(signal_delta, INT, 12,                                                          \
+	  "signal that writes a delta snapshot: blocks allocated since the previous "     \
+	  "delta that are still outstanding (default SIGUSR2; 0: none)")                  \
+	X(report_on_signal, BOOL, 1,                                                      \
+	  "write the exit report before SIGTERM, SIGINT or SIGABRT kills the program "    \
+	  "by their default action")                                                      \
+	X(report_on__exit, BOOL, 1, "write the exit report when the program calls _exit") \
 	X(help, BOOL, 0, "print this table on stderr at start")
 
 struct la_options {
@@ -60,14 +79,20 @@ void la_warn(const char *first, ...) __attribute__((sentinel));
 size_t la_strlcpy(char *dst, const char *src, size_t cap);
 size_t la_fmt_hex(char *buf, uint64_t v); /* no NUL; returns length */
 size_t la_fmt_dec(char *buf, uint64_t v);
-/* A lock usable in hooks and across fork: a futex word, no allocation. */
+/* A lock usable in hooks and across fork, with no allocation: one exchange
+ * to take it, one plain store to drop it (about 20 cycles uncontended). */
 typedef struct { int v; } la_lock_t;
-void la_lock(la_lock_t *l);
-void la_unlock(la_lock_t *l);
+void la_lock_slow(la_lock_t *l);
+static inline void la_lock(la_lock_t *l)
+{
+	if (LA_UNLIKELY(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) != 0))
+		la_lock_slow(l);
+}
+static inline void la_unlock(la_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
 static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
 
 /* --- capture.c: the stack of the current allocation ----------------------- */
-/* Fills pcs with up to max return addresses, innermost first, starting at
+/* Fills pcs (room for max + 8) with up to max return addresses, innermost first, starting at
  * the caller of the interposed function (agent frames dropped). Takes no lock
  * of ours. Returns the number of frames. */
 int la_capture(uintptr_t *pcs, int max);
@@ -178,24 +203,104 @@ void la_writer_init(void);
 extern char la_exe_path[4096];
 
 /* --- snap.c: a frozen, sorted copy of the table for one report ------------ */
+/* One entry, 16 bytes (5M blocks: 80 MB):
+ *   key:  | address (48) | table flags (16) |   sorted by key = by address
+ *   word: | stack id (32) | size (32) |         size 0xffffffff: see huge[]
+ * The scan keeps its per-block state in bits 3-5 of the flags, which the
+ * table never sets (LA_F_SCAN_MASK), so a snapshot needs no mark array. */
+#define LA_F_SCAN_MASK 0x38
 struct la_snap_block {
-	uintptr_t addr;
-	uint64_t size;
+	uint64_t key;
+	uint32_t size;
 	uint32_t stack;
-	uint16_t flags;
-	uint8_t kind;  /* LA_KIND_* letter */
-	uint8_t mark;  /* scratch for the scan */
 };
 struct la_snap {
-	struct la_snap_block *blocks; /* sorted by addr */
+	struct la_snap_block *blocks; /* sorted by address */
 	size_t n, cap_bytes;
+	struct { uintptr_t addr; uint64_t size; } *huge; /* blocks of 4 GiB and more */
+	size_t nhuge, huge_cap;
 	/* filled by the scan; zero when no scan ran */
 	unsigned threads_seen, threads_parked, threads_unparked;
 	int scanned;
+	struct la_scan_side *side; /* indirect totals of lost blocks (scan.c) */
+	size_t nside, side_bytes;
+	uint64_t take_ns;          /* time to copy and sort */
 };
-/* Copy the table (caller holds all shard locks) into a sorted array. */
+static inline uintptr_t la_snap_addr(const struct la_snap_block *b) { return (uintptr_t)(b->key >> 16); }
+static inline uint16_t la_snap_flags(const struct la_snap_block *b) { return (uint16_t)b->key; }
+uint64_t la_snap_size(const struct la_snap *s, const struct la_snap_block *b);
+/* Copy the table (caller holds all shard locks) into a sorted array; every
+ * block starts with kind U. Returns 0, -1 when out of memory. */
 int la_snap_take_locked(struct la_snap *s);
+/* The block's kind letter (LA_KIND_*) once the scan ran, U before. */
+char la_snap_kind(const struct la_snap *s, const struct la_snap_block *b);
 void la_snap_free(struct la_snap *s);
+
+/* --- world.c: stop the world with a signal, no ptrace ----------------------- */
+/* Every other thread gets a real-time signal (option stop_signal) whose
+ * handler saves its registers and stack pointer into its slot and parks on a
+ * futex until la_world_resume. Needs no lock a parked thread may hold. */
+#define LA_MAX_THREADS 16384 /* more threads are counted as not parked */
+#define LA_NREGS 64
+enum { LA_T_SENT = 1, LA_T_PARKED, LA_T_UNPARKED, LA_T_SELF };
+struct la_thread {
+	pid_t tid;
+	int state;              /* LA_T_* */
+	uintptr_t sp;           /* stack pointer where it stopped; 0 unknown */
+	uintptr_t tp;           /* thread pointer: glibc's struct pthread / TCB */
+	int nregs;
+	uintptr_t regs[LA_NREGS]; /* general and vector registers, as words */
+};
+struct la_world {
+	struct la_thread *t;    /* t[0]: the calling thread */
+	size_t n;
+	unsigned seen, parked, unparked; /* the calling thread counts as parked */
+	uint64_t stop_ns;       /* time to park everybody */
+};
+/* Saves the caller's registers and stack pointer for t[0]: call it first in
+ * the report, so no frame of the scan itself lies above the scanned range. */
+void la_world_capture_self(void) __attribute__((noinline));
+/* Signals and parks every other thread until the set is stable or the
+ * timeout (option stop_timeout_ms) passed. The caller holds all table locks
+ * and has finished everything that needs the loader or malloc. */
+void la_world_stop(struct la_world *w);
+/* Releases the parked threads and waits (bounded) until they left the handler. */
+void la_world_resume(struct la_world *w);
+
+/* --- roots.c: registered root regions, the agent's own mappings ---------- */
+/* Agent mappings are never roots: la_map/la_unmap note them here (lock-free,
+ * so fork and signal handlers are safe). */
+void la_roots_note_map(void *p, size_t size);
+void la_roots_forget_map(void *p, size_t size);
+/* Calls fn for each agent mapping / registered region; the world is stopped
+ * or the caller tolerates a racy view. */
+typedef void (*la_range_fn)(uintptr_t lo, uintptr_t hi, void *ctx);
+void la_roots_foreach_agent_map(la_range_fn fn, void *ctx);
+/* Copies the registered root regions into out (at most max); takes the
+ * roots lock, so call it before stopping the world. Returns how many. */
+size_t la_roots_copy(uintptr_t (*out)[2], size_t max);
+
+/* --- scan.c: roots, marking and classification, memcheck's rules --------- */
+/* Per-block state, in the snapshot's flag bits LA_F_SCAN_MASK. */
+#define LA_S_UNREACHED 0x00 /* definitely lost after the scan */
+#define LA_S_REACHABLE 0x08
+#define LA_S_POSSIBLE 0x10
+#define LA_S_INDIRECT 0x18
+#define LA_S_LEADER 0x20    /* a lost block with indirect blocks (side entry) */
+struct la_scan_side {
+	size_t index;            /* the lost block in the snapshot */
+	uint64_t ibytes, iblocks;
+};
+struct la_scan_prep;
+/* Everything that needs the loader (dl_iterate_phdr, dlsym) or the roots
+ * lock, before the table locks are taken. Returns NULL when out of memory. */
+struct la_scan_prep *la_scan_prepare(void);
+/* Marks and classifies s while the world w is stopped; sets s->scanned.
+ * Allocates with mmap only, takes no lock. Frees prep. */
+void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *w);
+void la_scan_discard(struct la_scan_prep *prep); /* when no scan runs; NULL is fine */
+/* The indirect totals of snapshot block i (a definitely lost block). */
+void la_scan_indirect(const struct la_snap *s, size_t i, uint64_t *ibytes, uint64_t *iblocks);
 
 /* --- report.c: one report, from trigger to file --------------------------- */
 /* Writes one report; trigger "exit", "signal", "delta" or "api".
@@ -207,11 +312,31 @@ void la_report_after_fork(void); /* in the child */
 /* --- hooks.c: the interposed functions ------------------------------------ */
 void la_hooks_resolve(void); /* find the next allocator (dlsym RTLD_NEXT) */
 
+/* --- exec.c: children started by exec and posix_spawn keep the agent ----- */
+void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
+
+/* --- trigger.c: reports asked for while the program runs, or as it dies --- */
+/* Installs the snapshot and fatal-signal handlers and starts the reporter
+ * thread; again in a fork child (which has no reporter thread). */
+void la_trigger_init(void);
+void la_trigger_after_fork(void);
+void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
+void la_fatal_resume(void);     /* a fatal signal came while inside the agent */
+extern pid_t la_pid;            /* this process; not getpid() in a vfork child */
+extern pid_t la_reporter_tid;   /* the snapshot thread, 0 if none */
+extern LA_TLS int la_pending_fatal;
+
 /* --- agent.c: lifecycle: init, fork, exit ---------------------------------- */
 void la_init(void);
 extern int la_ready;          /* init finished, hooks record */
 extern LA_TLS int la_guard;   /* >0: inside the agent, pass through */
 extern LA_TLS int la_disabled; /* >0: new blocks are ignored */
+/* Leave the agent: a fatal signal that arrived meanwhile is acted on now. */
+static inline void la_unguard(void)
+{
+	if (--la_guard == 0 && LA_UNLIKELY(la_pending_fatal))
+		la_fatal_resume();
+}
 const char *la_self_path(void);  /* path of libleakagent.so as loaded */
 
 #endif

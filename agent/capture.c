@@ -5,6 +5,7 @@
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <string.h>
 
 #include "agent.h"
 
@@ -16,20 +17,22 @@ void la_capture_init(void)
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
-/* Cost: the unwind itself plus one range check per agent frame dropped. */
+/* Cost: the unwind itself plus one range check per agent frame dropped.
+ * pcs must have room for max + 8 entries: the agent's own frames (this
+ * function, the hook) are unwound into the front and then dropped. */
 int la_capture(uintptr_t *pcs, int max)
 {
-	void *raw[LA_MAX_DEPTH + 8];
-	int n = unw_backtrace(raw, max + 8 < LA_MAX_DEPTH + 8 ? max + 8 : LA_MAX_DEPTH + 8);
-	int skip = 0, out = 0;
+	int n = unw_backtrace((void **)pcs, max + 8);
+	int skip = 0;
 
-	/* Drop the hook and capture frames, which all lie in the agent's text. */
-	while (skip < n && (uintptr_t)raw[skip] >= la_self_text_lo &&
-	       (uintptr_t)raw[skip] < la_self_text_hi)
+	while (skip < n && pcs[skip] >= la_self_text_lo && pcs[skip] < la_self_text_hi)
 		skip++;
-	for (int i = skip; i < n && out < max; i++)
-		pcs[out++] = (uintptr_t)raw[i];
-	return out;
+	n -= skip;
+	if (n > max)
+		n = max;
+	if (skip)
+		memmove(pcs, pcs + skip, sizeof(*pcs) * (size_t)n);
+	return n;
 }
 
 void la_capture_flush(void)

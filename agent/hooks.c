@@ -98,19 +98,45 @@ static inline int starting(void)
 /* --- recording ------------------------------------------------------------- */
 
 #define CAPTURE_SLACK 8 /* agent frames la_capture drops */
+#define LAST_MAX 64     /* deepest stack the per-thread last-stack cache holds */
 
-/* Cost: one unwind, one lock-free depot lookup, one shard lock. */
+/* The stack this thread interned last: allocations in a loop repeat it, and
+ * comparing is cheaper than hashing and looking up. */
+static LA_TLS uintptr_t last_pcs[LAST_MAX];
+static LA_TLS int last_n;
+static LA_TLS uint32_t last_id;
+
+static uint32_t intern(const uintptr_t *pcs, int n)
+{
+	if (n == last_n && last_id) {
+		int i = 0;
+		while (i < n && pcs[i] == last_pcs[i])
+			i++;
+		if (i == n)
+			return last_id;
+	}
+	uint32_t id = la_depot_put(pcs, n);
+	if (n <= LAST_MAX) {
+		memcpy(last_pcs, pcs, sizeof(*pcs) * (size_t)n);
+		last_n = n;
+		last_id = id;
+	}
+	return id;
+}
+
+/* Cost: one unwind, a compare with the last stack (or one lock-free depot
+ * lookup), one shard lock. */
 static void __attribute__((noinline)) record(void *p, size_t size, int fam)
 {
 	int saved = errno;
 	uintptr_t pcs[la_opt.depth + CAPTURE_SLACK];
 	la_guard++;
 	int n = la_capture(pcs, (int)la_opt.depth);
-	uint32_t stack = la_depot_put(pcs, n);
+	uint32_t stack = intern(pcs, n);
 	uint16_t flags = (uint16_t)(fam | (la_generation & 0xff) << LA_F_GEN_SHIFT |
 				    (la_disabled ? LA_F_IGNORED : 0));
 	la_table_insert((uintptr_t)p, size, stack, flags);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 }
 
@@ -143,7 +169,7 @@ static void __attribute__((noinline)) untrack(void *p, int fam)
 	else if ((b.flags & LA_F_FAMILY) != fam)
 		la_findings_add('m', fam_letter[b.flags & LA_F_FAMILY], fam_letter[fam], b.stack,
 				current_stack(), (uintptr_t)p, b.size);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 }
 
@@ -209,7 +235,7 @@ LA_EXPORT void *realloc(void *p, size_t n)
 	int saved = errno;
 	la_guard++;
 	int had = la_table_remove((uintptr_t)p, &old);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 	void *q = real.realloc(p, n);
 	if (!q && n != 0) { /* failed: p is untouched and still the program's */
@@ -226,7 +252,7 @@ LA_EXPORT void *realloc(void *p, size_t n)
 	else if ((old.flags & LA_F_FAMILY) != LA_MALLOC)
 		la_findings_add('m', fam_letter[old.flags & LA_F_FAMILY], LA_FAM_MALLOC, old.stack,
 				current_stack(), (uintptr_t)p, old.size);
-	la_guard--;
+	la_unguard();
 	errno = saved;
 	return track(q, n, LA_MALLOC); /* q NULL: realloc(p, 0) freed p */
 }
@@ -333,7 +359,7 @@ static void *next_new(const char *sym, size_t n, size_t align, int nothrow)
 		p = ((void *(*)(size_t, const void *))f)(n, &nothrow_obj);
 	else if (f)
 		p = ((void *(*)(size_t))f)(n);
-	la_guard--;
+	la_unguard();
 	return p;
 }
 

@@ -62,6 +62,9 @@ static int check_range(const struct opt_desc *d, long v)
 {
 	if (d->off == offsetof(struct la_options, depth))
 		return v >= 1 && v <= LA_MAX_DEPTH;
+	if (d->off == offsetof(struct la_options, signal_full) ||
+	    d->off == offsetof(struct la_options, signal_delta))
+		return v == 0 || (v >= 1 && v <= 64 && v != 9 && v != 19); /* not KILL, STOP */
 	return 1;
 }
 

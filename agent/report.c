@@ -95,25 +95,31 @@ static int aggregate(const struct la_snap *s, struct records *r)
 	unsigned gen = la_generation & 0xff;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct la_snap_block *b = &s->blocks[i];
-		if (b->flags & LA_F_IGNORED)
+		uint16_t flags = la_snap_flags(b);
+		if (flags & LA_F_IGNORED)
 			continue;
 		if ((r->n + 1) * 2 > r->cap && records_grow(r) < 0)
 			return -1;
-		char fam = fam_letter[b->flags & LA_F_FAMILY];
-		char origin = ((b->flags & LA_F_GEN_MASK) >> LA_F_GEN_SHIFT) == gen
+		char fam = fam_letter[flags & LA_F_FAMILY];
+		char kind = la_snap_kind(s, b);
+		uint64_t size = la_snap_size(s, b), ibytes, iblocks;
+		char origin = ((flags & LA_F_GEN_MASK) >> LA_F_GEN_SHIFT) == gen
 				      ? LA_ORIGIN_OWN
 				      : LA_ORIGIN_INHERITED;
-		struct record *x = &r->v[slot_of(r, b->stack, (char)b->kind, fam, origin)];
+		struct record *x = &r->v[slot_of(r, b->stack, kind, fam, origin)];
 		if (!x->blocks) {
 			x->stack = b->stack;
-			x->kind = (char)b->kind;
+			x->kind = kind;
 			x->fam = fam;
 			x->origin = origin;
 			r->n++;
 		}
-		x->bytes += b->size;
+		x->bytes += size;
 		x->blocks++;
-		keep_largest(x, b->addr, b->size);
+		la_scan_indirect(s, i, &ibytes, &iblocks);
+		x->ibytes += ibytes;
+		x->iblocks += iblocks;
+		keep_largest(x, la_snap_addr(b), size);
 	}
 	return 0;
 }
@@ -259,11 +265,23 @@ int la_report(const char *trigger)
 	la_guard++;
 	la_lock(&report_lock);
 	unsigned seq = ++report_seq;
+	la_world_capture_self(); /* before any frame of the scan exists */
 
-	/* The loader lock first, ours after: never the other way round. */
+	/* The loader lock first, ours after: never the other way round. Then
+	 * the table is frozen (threads that allocate wait on its locks, holding
+	 * nothing), the world stopped, scanned and released. */
 	la_modules_refresh();
+	struct la_scan_prep *prep = la_opt.scan ? la_scan_prepare() : NULL;
 	la_table_lock_all();
 	int taken = la_snap_take_locked(&snap);
+	if (taken == 0 && la_opt.scan) {
+		struct la_world world;
+		la_world_stop(&world);
+		la_scan_run(prep, &snap, &world);
+		la_world_resume(&world);
+	} else {
+		la_scan_discard(prep);
+	}
 	la_table_unlock_all();
 	if (taken < 0) {
 		la_warn("out of memory for the report snapshot", NULL);
@@ -287,6 +305,6 @@ out:
 	la_unmap(recs.v, recs.cap * sizeof(*recs.v));
 	la_snap_free(&snap);
 	la_unlock(&report_lock);
-	la_guard--;
+	la_unguard();
 	return rc;
 }

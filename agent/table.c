@@ -1,6 +1,6 @@
 /* table.c: the live-allocation table: every block the program holds, by
  * address, in 16 bytes (see the slot drawing in agent.h). 64 shards picked by
- * address hash, each with its own lock, so threads rarely meet; each shard is
+ * address region, each with its own lock, so threads rarely meet; each shard is
  * an open-addressed array (linear probing, backward-shift deletion) from mmap,
  * doubled at 80% load, so the table costs 20-40 bytes per live block.
  */
@@ -36,9 +36,12 @@ static inline uint64_t mix(uintptr_t a)
 	return h ^ (h >> 29);
 }
 
+/* Shards by 64 KiB granule, not by block: a thread's allocator arena (glibc,
+ * jemalloc and tcmalloc all keep per-thread caches) then maps to shards of
+ * its own, so threads on different cores rarely share a shard's cache line. */
 static inline struct shard *shard_of(uintptr_t a)
 {
-	return &shards[(uint64_t)a * 0x9e3779b97f4a7c15ull >> 58];
+	return &shards[(uint64_t)(a >> 16) * 0x9e3779b97f4a7c15ull >> 58];
 }
 
 static void huge_set(uintptr_t addr, uint64_t size)

@@ -3,11 +3,11 @@
  * and one-line warnings written with write(2). No malloc, no stdio.
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -15,13 +15,18 @@
 void *la_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	la_roots_note_map(p, size); /* never a root of the scan */
+	return p;
 }
 
 void la_unmap(void *p, size_t size)
 {
-	if (p)
+	if (p) {
+		la_roots_forget_map(p, size);
 		munmap(p, size);
+	}
 }
 
 static void write_all(int fd, const char *s, size_t n)
@@ -93,27 +98,26 @@ size_t la_fmt_dec(char *buf, uint64_t v)
 	return n;
 }
 
-/* 0 free, 1 locked, 2 locked with waiters (Drepper, "Futexes Are Tricky"). */
-void la_lock(la_lock_t *l)
+/* Contended path of la_lock: spin briefly (the holder's critical section is
+ * a few dozen instructions), then yield, then sleep, so a holder that is
+ * preempted or busy with a report is not starved by its waiters. */
+void la_lock_slow(la_lock_t *l)
 {
-	int c = __sync_val_compare_and_swap(&l->v, 0, 1);
-	if (LA_LIKELY(c == 0))
-		return;
-	if (c != 2)
-		c = __atomic_exchange_n(&l->v, 2, __ATOMIC_ACQUIRE);
-	while (c != 0) {
-		int saved = errno;
-		syscall(SYS_futex, &l->v, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
-		errno = saved;
-		c = __atomic_exchange_n(&l->v, 2, __ATOMIC_ACQUIRE);
-	}
-}
-
-void la_unlock(la_lock_t *l)
-{
-	if (__atomic_exchange_n(&l->v, 0, __ATOMIC_RELEASE) != 1) {
-		int saved = errno;
-		syscall(SYS_futex, &l->v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-		errno = saved;
+	for (unsigned i = 0;; i++) {
+		if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)
+			return;
+		if (i < 256) {
+			__builtin_ia32_pause();
+		} else {
+			int saved = errno;
+			if (i < 1024) {
+				sched_yield();
+			} else {
+				struct timespec ts = { 0, 50000 };
+				nanosleep(&ts, NULL);
+			}
+			errno = saved;
+		}
 	}
 }

@@ -41,10 +41,12 @@
  *                                            the wrong family) or "invalid" (address
  *                                            never allocated; afam '-', astack 0)
  *   w <seen> <parked> <unparked> <scanned>   stop-the-world completeness: threads
- *                                            seen, parked, not parked (their whole
- *                                            stacks scanned conservatively); scanned
- *                                            is 1 when reachability ran, 0 when not
- *                                            (all records are then kind U)
+ *                                            seen, parked (the reporting thread
+ *                                            counts as seen and parked), not parked
+ *                                            (their whole stacks scanned
+ *                                            conservatively); scanned is 1 when
+ *                                            reachability ran, 0 when not (all
+ *                                            records are then kind U)
  *   n <kind> <bytes> <blocks>                total per kind
  *   e <lines>                                end marker: number of lines before it.
  *                                            A file without it is truncated.

@@ -1,0 +1,160 @@
+/* exec.c: programs started by exec and posix_spawn keep the agent. A child
+ * started with the program's own environment inherits LD_PRELOAD anyway; one
+ * started with an explicit environment (execve, execle, execvpe, fexecve,
+ * posix_spawn[p]) gets LD_PRELOAD and LEAKAGENT_OPTIONS added when they are
+ * missing, unless follow_children is off. Runs in the program's thread, just
+ * before it replaces itself (perhaps in a vfork child): nothing is allocated.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static char saved_options[4096];
+static int have_options;
+
+void la_exec_init(void)
+{
+	const char *o = getenv("LEAKAGENT_OPTIONS");
+	if (o) {
+		la_strlcpy(saved_options, o, sizeof(saved_options));
+		have_options = 1;
+	}
+}
+
+static const char *find(char *const *envp, const char *name, size_t len)
+{
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
+}
+
+static int mentions_agent(const char *preload)
+{
+	const char *self = la_self_path();
+	const char *base = strrchr(self, '/');
+	base = base ? base + 1 : self;
+	return preload && *base && strstr(preload, base) != NULL;
+}
+
+/* Bytes needed for a copy of envp with the agent added; 0 when nothing is
+ * missing (or children are not followed). */
+static size_t env_need(char *const *envp)
+{
+	if (!la_opt.follow_children || !la_self_path()[0])
+		return 0;
+	const char *preload = find(envp, "LD_PRELOAD", 10);
+	int need_preload = !mentions_agent(preload);
+	int need_options = have_options && !find(envp, "LEAKAGENT_OPTIONS", 17);
+	if (!need_preload && !need_options)
+		return 0;
+	size_t n = 0;
+	for (char *const *e = envp; e && *e; e++)
+		n++;
+	return (n + 3) * sizeof(char *) + strlen(la_self_path()) +
+	       (preload ? strlen(preload) : 0) + strlen(saved_options) + 64;
+}
+
+/* Builds the copy in buf (env_need bytes): LD_PRELOAD with the agent first,
+ * LEAKAGENT_OPTIONS as the program started with, then the rest. */
+static char *const *env_build(char *const *envp, char *buf)
+{
+	const char *preload = find(envp, "LD_PRELOAD", 10);
+	int need_preload = !mentions_agent(preload);
+	int need_options = have_options && !find(envp, "LEAKAGENT_OPTIONS", 17);
+	size_t n = 0, k = 0;
+	for (char *const *e = envp; e && *e; e++)
+		n++;
+	char **out = (char **)buf;
+	char *s = buf + (n + 3) * sizeof(char *);
+	if (need_preload) {
+		out[k++] = s;
+		s += la_strlcpy(s, "LD_PRELOAD=", 12);
+		s += la_strlcpy(s, la_self_path(), 4096);
+		if (preload && *preload) {
+			*s++ = ' ';
+			s += la_strlcpy(s, preload, strlen(preload) + 1);
+		}
+		s++;
+	}
+	if (need_options) {
+		out[k++] = s;
+		s += la_strlcpy(s, "LEAKAGENT_OPTIONS=", 19);
+		s += la_strlcpy(s, saved_options, sizeof(saved_options));
+		s++;
+	}
+	for (char *const *e = envp; e && *e; e++)
+		if (!need_preload || strncmp(*e, "LD_PRELOAD=", 11) != 0)
+			out[k++] = *e;
+	out[k] = NULL;
+	return out;
+}
+
+/* The copy lives on the caller's stack: no mmap that a vfork child would
+ * leave behind in its parent's address space. */
+#define WITH_AGENT(envp, name)                                                       \
+	size_t name##_bytes = env_need(envp);                                         \
+	char name##_buf[name##_bytes ? name##_bytes : 1] __attribute__((aligned(8)));  \
+	char *const *name = name##_bytes ? env_build(envp, name##_buf) : (envp)
+
+#define NEXT(type, name) ((type)dlsym(RTLD_NEXT, name))
+
+LA_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(const char *, char *const *, char *const *), "execve")(path, argv, env);
+}
+
+LA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(const char *, char *const *, char *const *), "execvpe")(file, argv, env);
+}
+
+LA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	WITH_AGENT(envp, env);
+	return NEXT(int (*)(int, char *const *, char *const *), "fexecve")(fd, argv, env);
+}
+
+/* execle's environment follows the argument list's NULL. */
+LA_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t n = 1;
+	va_start(ap, arg);
+	while (va_arg(ap, const char *))
+		n++;
+	va_end(ap);
+	const char *argv[n + 1];
+	argv[0] = arg;
+	va_start(ap, arg);
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(ap, const char *);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, (char *const *)argv, envp);
+}
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			const posix_spawnattr_t *, char *const *, char *const *);
+
+LA_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	WITH_AGENT(envp, env);
+	return NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, env);
+}
+
+LA_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	WITH_AGENT(envp, env);
+	return NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, env);
+}

@@ -1,0 +1,251 @@
+/* trigger.c: reports asked for while the program runs, and reports written
+ * as it dies. Snapshot signals only wake the reporter thread (a futex word,
+ * no descriptor a daemon could close); the thread, started with signals
+ * blocked, writes the reports one at a time, coalescing requests that arrive
+ * meanwhile. A default-action SIGTERM, SIGINT or SIGABRT and a call to _exit
+ * write the exit report first, then let the program die as it would have.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+pid_t la_pid;
+pid_t la_reporter_tid;
+LA_TLS int la_pending_fatal;
+
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static void (*real__exit)(int) __attribute__((noreturn));
+
+enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
+static unsigned char mode[NSIG];
+/* What the program asked for on signals the agent handles: sigaction and
+ * signal answer with this view, and snapshot signals pass on to it. */
+static struct sigaction prog_act[NSIG];
+static volatile int prog_set[NSIG];
+
+static int wake;                 /* futex word, bumped on every request */
+static int want_full, want_delta; /* requests not yet served */
+static int exit_reported;
+
+static void futex_wake(int *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Signal context: two atomic adds and a wake, then the program's handler. */
+static void on_snapshot(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	__atomic_store_n(mode[sig] == MODE_FULL ? &want_full : &want_delta, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&wake, 1, __ATOMIC_RELEASE);
+	futex_wake(&wake);
+	errno = saved;
+	if (!prog_set[sig])
+		return;
+	struct sigaction a = prog_act[sig];
+	if (a.sa_flags & SA_RESETHAND)
+		prog_act[sig].sa_handler = SIG_DFL;
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, si, uc);
+	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
+		a.sa_handler(sig);
+}
+
+/* The exit report, once per process, whoever asks first (exit, _exit, a
+ * fatal signal). */
+void la_exit_report(void)
+{
+	if (!la_opt.report_at_exit || getpid() != la_pid)
+		return; /* a vfork child shares our memory: it is not the process we track */
+	if (__atomic_exchange_n(&exit_reported, 1, __ATOMIC_ACQ_REL) == 0)
+		la_report("exit");
+}
+
+static void die(int sig)
+{
+	la_exit_report();
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	real_sigaction(sig, &dfl, NULL);
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+}
+
+/* Inside the agent this thread may hold one of its locks, which the report
+ * needs: finish the agent's work first (la_unguard calls la_fatal_resume). */
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (la_guard) {
+		la_pending_fatal = sig;
+		return;
+	}
+	die(sig);
+}
+
+void la_fatal_resume(void)
+{
+	int sig = la_pending_fatal;
+	la_pending_fatal = 0;
+	die(sig);
+}
+
+static void install(int sig, const struct sigaction *like)
+{
+	struct sigaction a;
+	memset(&a, 0, sizeof(a));
+	if (like) { /* keep the program's mask and flags for its handler's sake */
+		a.sa_mask = like->sa_mask;
+		a.sa_flags = like->sa_flags & ~SA_RESETHAND;
+	} else {
+		sigemptyset(&a.sa_mask);
+		a.sa_flags = SA_RESTART;
+	}
+	a.sa_flags |= SA_SIGINFO;
+	a.sa_sigaction = mode[sig] == MODE_FATAL ? on_fatal : on_snapshot;
+	real_sigaction(sig, &a, NULL);
+}
+
+static void *reporter(void *arg)
+{
+	(void)arg;
+	la_reporter_tid = (pid_t)syscall(SYS_gettid);
+	for (;;) {
+		int w = __atomic_load_n(&wake, __ATOMIC_ACQUIRE);
+		/* requests that arrive while a report runs are served by one more */
+		if (__atomic_exchange_n(&want_full, 0, __ATOMIC_ACQ_REL))
+			la_report("signal");
+		if (__atomic_exchange_n(&want_delta, 0, __ATOMIC_ACQ_REL))
+			la_report("delta");
+		if (__atomic_load_n(&wake, __ATOMIC_ACQUIRE) == w)
+			syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
+	}
+	return NULL;
+}
+
+static void start_reporter(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits it */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (pthread_create(&t, &attr, reporter, NULL) == 0)
+		pthread_setname_np(t, "leakagent");
+	else
+		la_warn("cannot start the snapshot thread: snapshots are off", NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static int snapshots_on(void)
+{
+	return mode[la_opt.signal_full] == MODE_FULL || mode[la_opt.signal_delta] == MODE_DELTA;
+}
+
+void la_trigger_init(void)
+{
+	static const int fatal[] = { SIGTERM, SIGINT, SIGABRT };
+	real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	real__exit = dlsym(RTLD_NEXT, "_exit");
+	la_pid = getpid();
+	if (!real_sigaction)
+		return;
+	if (la_opt.signal_full && la_opt.signal_full == la_opt.signal_delta) {
+		la_warn("signal_full and signal_delta are the same signal: delta snapshots are off",
+			NULL);
+		la_opt.signal_delta = 0;
+	}
+	if (la_opt.signal_full)
+		mode[la_opt.signal_full] = MODE_FULL;
+	if (la_opt.signal_delta)
+		mode[la_opt.signal_delta] = MODE_DELTA;
+	for (size_t i = 0; la_opt.report_on_signal && i < sizeof(fatal) / sizeof(*fatal); i++) {
+		struct sigaction cur;
+		if (mode[fatal[i]] == MODE_NONE && real_sigaction(fatal[i], NULL, &cur) == 0 &&
+		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
+			mode[fatal[i]] = MODE_FATAL;
+	}
+	for (int sig = 1; sig < NSIG; sig++)
+		if (mode[sig] != MODE_NONE)
+			install(sig, NULL);
+	if (snapshots_on())
+		start_reporter();
+}
+
+void la_trigger_after_fork(void)
+{
+	la_pid = getpid();
+	exit_reported = 0;
+	want_full = want_delta = 0;
+	if (snapshots_on())
+		start_reporter();
+}
+
+/* --- the program's view of the signals the agent handles ---------------- */
+
+LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real_sigaction)
+		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	if (sig <= 0 || sig >= NSIG || mode[sig] == MODE_NONE)
+		return real_sigaction(sig, act, old);
+	if (old) {
+		if (prog_set[sig]) {
+			*old = prog_act[sig];
+		} else {
+			memset(old, 0, sizeof(*old));
+			old->sa_handler = SIG_DFL;
+		}
+	}
+	if (!act)
+		return 0;
+	if (mode[sig] == MODE_FATAL) { /* the program takes the signal over */
+		mode[sig] = MODE_NONE;
+		return real_sigaction(sig, act, NULL);
+	}
+	prog_act[sig] = *act;
+	prog_set[sig] = 1;
+	install(sig, act);
+	return 0;
+}
+
+LA_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction a, old;
+	memset(&a, 0, sizeof(a));
+	a.sa_handler = handler;
+	a.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+	sigemptyset(&a.sa_mask);
+	if (sigaction(sig, &a, &old) < 0)
+		return SIG_ERR;
+	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void (*)(void))old.sa_sigaction
+					 : old.sa_handler;
+}
+
+LA_EXPORT void _exit(int status)
+{
+	if (la_opt.report_on__exit && la_ready)
+		la_exit_report();
+	if (!real__exit)
+		real__exit = dlsym(RTLD_NEXT, "_exit");
+	real__exit(status);
+}
+
+LA_EXPORT void _Exit(int status) __attribute__((alias("_exit")));

@@ -1,0 +1,376 @@
+/* world.c: stops every other thread of the process for the scan, without
+ * ptrace: each gets a real-time signal whose handler saves its registers and
+ * parks on a futex. Runs on the reporting thread while it holds all table
+ * locks: no malloc, no stdio, no lock that a parked thread might hold; the
+ * thread list comes from /proc/self/task through raw getdents64.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define MAX_ROUNDS 32 /* re-listings; a thread that keeps spawning can't hold us */
+
+/* Slots live in one mapping that is never unmapped, so a handler that runs
+ * late (its signal was blocked) never writes into freed memory. */
+static struct la_thread *slots;
+static struct la_thread self_slot;
+/* The handler parks only for the current epoch: a signal that arrives after
+ * its stop was over (it was blocked, or the thread was slow) sees a stale
+ * epoch in its si_value and returns at once. */
+static volatile int stop_epoch;   /* epoch being stopped; 0 = none */
+static volatile int release_word; /* set to the epoch to release it */
+static volatile int parked_count; /* futex the stopper waits on */
+static volatile int inside;       /* handlers between entry and exit */
+static int installed_sig;
+static struct sigaction prev_action;
+
+static long futex(volatile int *w, int op, int val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uintptr_t thread_pointer(void)
+{
+	uintptr_t tp;
+#if defined(__x86_64__)
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+	tp = (uintptr_t)__builtin_thread_pointer();
+#endif
+	return tp;
+}
+
+/* The machine context as words (general registers, flags, the fp-state
+ * pointer) plus the vector registers, which compilers use to copy pointers. */
+static void save_context(struct la_thread *t, const ucontext_t *uc)
+{
+	const uintptr_t *w = (const uintptr_t *)&uc->uc_mcontext;
+	int n = (int)(sizeof(uc->uc_mcontext) / sizeof(uintptr_t));
+	if (n > LA_NREGS)
+		n = LA_NREGS;
+	for (int i = 0; i < n; i++)
+		t->regs[i] = w[i];
+#if defined(__x86_64__)
+	t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	if (uc->uc_mcontext.fpregs)
+		for (int i = 0; i < 16 && n + 2 <= LA_NREGS; i++) {
+			memcpy(&t->regs[n], &uc->uc_mcontext.fpregs->_xmm[i], 16);
+			n += 2;
+		}
+#elif defined(__aarch64__)
+	t->sp = (uintptr_t)uc->uc_mcontext.sp;
+#else
+	t->sp = 0; /* unknown: the whole stack mapping is scanned */
+#endif
+	t->nregs = n;
+}
+
+static void handler(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+	int epoch = (int)((uintptr_t)si->si_value.sival_ptr >> 32);
+	unsigned idx = (unsigned)(uintptr_t)si->si_value.sival_ptr;
+
+	if (si->si_code != SI_QUEUE || si->si_pid != getpid() || idx >= LA_MAX_THREADS) {
+		/* not ours: hand it to whoever had the signal before us */
+		if (prev_action.sa_flags & SA_SIGINFO) {
+			if (prev_action.sa_sigaction)
+				prev_action.sa_sigaction(sig, si, ctx);
+		} else if (prev_action.sa_handler != SIG_DFL && prev_action.sa_handler != SIG_IGN) {
+			prev_action.sa_handler(sig);
+		}
+		errno = saved;
+		return;
+	}
+	__atomic_fetch_add(&inside, 1, __ATOMIC_ACQ_REL);
+	if (epoch != __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&release_word, __ATOMIC_ACQUIRE) == epoch) {
+		__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
+		errno = saved;
+		return; /* a stop that is over */
+	}
+	struct la_thread *t = &slots[idx];
+	save_context(t, ctx);
+	t->tp = thread_pointer();
+	__atomic_store_n(&t->state, LA_T_PARKED, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&parked_count, 1, __ATOMIC_ACQ_REL);
+	futex(&parked_count, FUTEX_WAKE_PRIVATE, 1, NULL);
+	while (__atomic_load_n(&release_word, __ATOMIC_ACQUIRE) != epoch)
+		futex(&release_word, FUTEX_WAIT_PRIVATE, release_word, NULL);
+	__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
+	futex(&inside, FUTEX_WAKE_PRIVATE, 1, NULL);
+	errno = saved;
+}
+
+/* Installed once and kept: a signal still pending from an earlier stop must
+ * find our handler, not the default action (which would kill the process). */
+static int install(int sig)
+{
+	if (installed_sig == sig)
+		return 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask); /* nothing else runs on a parked thread */
+	if (sigaction(sig, &sa, installed_sig ? NULL : &prev_action) < 0)
+		return -1;
+	installed_sig = sig;
+	return 0;
+}
+
+/* x86-64: the callee-saved registers are the only ones that can hold the
+ * caller's pointers across the call into the agent. */
+void la_world_capture_self(void)
+{
+	struct la_thread *t = &self_slot;
+	memset(t, 0, sizeof(*t));
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%rbp, 8(%0)\n\tmov %%r12, 16(%0)\n\t"
+			 "mov %%r13, 24(%0)\n\tmov %%r14, 32(%0)\n\tmov %%r15, 40(%0)"
+			 :
+			 : "r"(t->regs)
+			 : "memory");
+	t->nregs = 6;
+#else
+	__builtin_unwind_init(); /* spills callee-saved registers into this frame */
+#endif
+	t->sp = (uintptr_t)__builtin_frame_address(0);
+	t->tp = thread_pointer();
+	t->tid = (pid_t)syscall(SYS_gettid);
+	t->state = LA_T_SELF;
+}
+
+/* Reads the thread ids of /proc/self/task with raw getdents64 (opendir
+ * would malloc). Returns how many fit in out, or -1. */
+static int list_tasks(pid_t *out, int max)
+{
+	char buf[8192];
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n = 0;
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (got <= 0)
+			break;
+		for (long off = 0; off < got;) {
+			const char *rec = buf + off;
+			unsigned short reclen;
+			memcpy(&reclen, rec + 16, sizeof(reclen));
+			const char *name = rec + 19;
+			long v = 0;
+			int ok = name[0] != 0;
+			for (const char *c = name; *c; c++) {
+				if (*c < '0' || *c > '9') {
+					ok = 0;
+					break;
+				}
+				v = v * 10 + (*c - '0');
+			}
+			/* The agent's reporter thread holds no program pointers and,
+			 * reports being serialized, is idle: not part of the world. */
+			if (ok && n < max && (pid_t)v != la_reporter_tid)
+				out[n++] = (pid_t)v;
+			off += reclen;
+		}
+	}
+	close(fd);
+	return n;
+}
+
+/* Stack pointer of a thread that did not park, from /proc/.../syscall:
+ * "nr args... sp pc" while it sleeps in a syscall, "running" otherwise. */
+static uintptr_t blocked_sp(pid_t tid)
+{
+	char path[64] = "/proc/self/task/", line[256];
+	size_t k = strlen(path);
+	k += la_fmt_dec(path + k, (uint64_t)tid);
+	la_strlcpy(path + k, "/syscall", sizeof(path) - k);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = 0;
+	/* the second-to-last field */
+	char *f[16];
+	int nf = 0;
+	for (char *p = line; *p && nf < 16;) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		f[nf++] = p;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+	}
+	if (nf < 3 || f[nf - 2][0] != '0' || f[nf - 2][1] != 'x')
+		return 0;
+	uintptr_t v = 0;
+	for (const char *p = f[nf - 2] + 2; *p && *p != ' ' && *p != '\n'; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v * 16 + (uintptr_t)d;
+	}
+	return v;
+}
+
+static int known(const struct la_world *w, pid_t tid)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].tid == tid)
+			return 1;
+	return 0;
+}
+
+static void wait_parked(const struct la_world *w, uint64_t deadline)
+{
+	for (;;) {
+		int c = __atomic_load_n(&parked_count, __ATOMIC_ACQUIRE);
+		size_t waiting = 0;
+		for (size_t i = 1; i < w->n; i++)
+			waiting += __atomic_load_n(&w->t[i].state, __ATOMIC_ACQUIRE) == LA_T_SENT;
+		uint64_t t = now_ns();
+		if (!waiting || t >= deadline)
+			return;
+		uint64_t left = deadline - t;
+		if (left > 5000000)
+			left = 5000000; /* wake now and then: a thread may have died */
+		struct timespec ts = { 0, (long)left };
+		futex(&parked_count, FUTEX_WAIT_PRIVATE, c, &ts);
+	}
+}
+
+void la_world_stop(struct la_world *w)
+{
+	static int epoch_counter;
+	static pid_t tids[LA_MAX_THREADS];
+	int sig = (int)la_opt.stop_signal;
+	pid_t pid = getpid();
+
+	uint64_t t0 = now_ns();
+	memset(w, 0, sizeof(*w));
+	if (!slots)
+		slots = la_map(LA_MAX_THREADS * sizeof(*slots));
+	if (!slots)
+		return;
+	slots[0] = self_slot;
+	w->t = slots;
+	w->n = 1;
+	if (sig < SIGRTMIN || sig > SIGRTMAX) {
+		la_warn("stop_signal out of range, using 40", NULL);
+		sig = 40;
+	}
+	int can_signal = install(sig) == 0;
+	if (!can_signal)
+		la_warn("cannot install the stop signal handler: threads are scanned whole", NULL);
+
+	int epoch = ++epoch_counter;
+	if (epoch <= 0)
+		epoch = epoch_counter = 1;
+	__atomic_store_n(&release_word, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&parked_count, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&stop_epoch, epoch, __ATOMIC_RELEASE);
+
+	uint64_t deadline = now_ns() + (uint64_t)(la_opt.stop_timeout_ms > 0 ? la_opt.stop_timeout_ms : 1) * 1000000u;
+	int last = 0;
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		last = list_tasks(tids, LA_MAX_THREADS);
+		int fresh = 0;
+		for (int i = 0; i < last; i++) {
+			if (known(w, tids[i]))
+				continue;
+			fresh++;
+			if (w->n == LA_MAX_THREADS) {
+				w->unparked++; /* no slot: counted, not scanned */
+				continue;
+			}
+			struct la_thread *t = &w->t[w->n];
+			memset(t, 0, sizeof(*t));
+			t->tid = tids[i];
+			t->state = LA_T_SENT;
+			siginfo_t si;
+			memset(&si, 0, sizeof(si));
+			si.si_signo = sig;
+			si.si_code = SI_QUEUE;
+			si.si_pid = pid;
+			si.si_uid = getuid();
+			si.si_value.sival_ptr = (void *)((uintptr_t)(unsigned)epoch << 32 | w->n);
+			w->n++;
+			if (!can_signal ||
+			    syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0)
+				t->state = errno == ESRCH ? 0 : LA_T_UNPARKED; /* 0: it exited */
+		}
+		if (!fresh && round > 0)
+			break;
+		wait_parked(w, deadline);
+	}
+
+	/* Final tally against the last listing: a thread that exited meanwhile
+	 * is no thread any more (state 0). Slots never move: a late handler
+	 * writes into the slot its signal named. */
+	unsigned no_slot = w->unparked;
+	w->parked = 1; /* the calling thread */
+	for (size_t i = 1; i < w->n; i++) {
+		struct la_thread *t = &w->t[i];
+		int alive = 0;
+		for (int j = 0; j < last && !alive; j++)
+			alive = tids[j] == t->tid;
+		int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+		if (st == LA_T_PARKED) {
+			w->parked++;
+		} else if ((st == LA_T_SENT || st == LA_T_UNPARKED) && alive) {
+			/* its handler may still run late: it then sees a stale epoch,
+			 * or parks until the release like the others */
+			t->sp = blocked_sp(t->tid);
+			__atomic_store_n(&t->state, LA_T_UNPARKED, __ATOMIC_RELEASE);
+			w->unparked++;
+		} else if (st != LA_T_PARKED) {
+			__atomic_store_n(&t->state, 0, __ATOMIC_RELEASE);
+		}
+	}
+	w->seen = w->parked + w->unparked;
+	w->stop_ns = now_ns() - t0;
+	(void)no_slot;
+}
+
+void la_world_resume(struct la_world *w)
+{
+	int epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);
+	(void)w;
+	__atomic_store_n(&release_word, epoch, __ATOMIC_RELEASE);
+	futex(&release_word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
+	/* Wait until every handler left, so the next stop starts clean; bounded,
+	 * since slots are never unmapped a straggler is harmless. */
+	uint64_t deadline = now_ns() + 1000000000u;
+	for (;;) {
+		int in = __atomic_load_n(&inside, __ATOMIC_ACQUIRE);
+		if (in <= 0 || now_ns() >= deadline)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		futex(&inside, FUTEX_WAIT_PRIVATE, in, &ts);
+	}
+	__atomic_store_n(&stop_epoch, 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,157 @@
+/* fmt_text.c: the report for people, in memcheck's shape: loss records
+ * biggest first with their stacks, a leak summary per kind, how complete
+ * the reachability scan was, then bad frees with both stacks. Every line of
+ * a process is prefixed with ==pid== so children's reports stay apart.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "collector.h"
+
+static void stack(FILE *out, long pid, const struct la_stack *s)
+{
+	if (!s->n)
+		fprintf(out, "==%ld==    (no stack recorded)\n", pid);
+	for (size_t i = 0; i < s->n; i++) {
+		fprintf(out, "==%ld==    %s 0x%" PRIX64 ": ", pid, i ? "by" : "at", s->f[i].ip);
+		la_frame_where(out, &s->f[i]);
+		fputc('\n', out);
+	}
+}
+
+/* "72 (8 direct, 64 indirect) bytes in 1 blocks are definitely lost" */
+static void record_head(FILE *out, const struct la_record *r)
+{
+	char a[32], b[32], c[32];
+	if (r->ibytes)
+		fprintf(out, "%s (%s direct, %s indirect) bytes", la_commas(r->bytes + r->ibytes, a),
+			la_commas(r->bytes, b), la_commas(r->ibytes, c));
+	else
+		fprintf(out, "%s bytes", la_commas(r->bytes, a));
+	fprintf(out, " in %s blocks are %s", la_commas(r->blocks, b), la_kind_phrase(r->kind));
+}
+
+static void summary(FILE *out, const struct la_process *p)
+{
+	static const char *const label[] = { "   definitely lost", "   indirectly lost",
+					     "     possibly lost", "   still reachable",
+					     "   outstanding (not classified)" };
+	char a[32], b[32];
+	long pid = p->pid;
+	fprintf(out, "==%ld== LEAK SUMMARY:\n", pid);
+	for (int k = 0; k < LA_NKINDS; k++) {
+		if (k == LA_UNCLASSIFIED && !p->tot.blocks[k] && p->scanned)
+			continue;
+		fprintf(out, "==%ld== %s: %s bytes in %s blocks\n", pid, label[k],
+			la_commas(p->tot.bytes[k], a), la_commas(p->tot.blocks[k], b));
+	}
+	fprintf(out, "==%ld==         suppressed: %s bytes in %s blocks\n", pid,
+		la_commas(p->tot.supp_bytes, a), la_commas(p->tot.supp_blocks, b));
+}
+
+static void completeness(FILE *out, const struct la_process *p)
+{
+	long pid = p->pid;
+	if (!p->scan_known)
+		fprintf(out, "==%ld== Reachability scan: not recorded in this report\n", pid);
+	else if (!p->scanned)
+		fprintf(out, "==%ld== Reachability scan: did not run; the blocks were not classified "
+			     "(kind: outstanding)\n", pid);
+	else
+		fprintf(out, "==%ld== Reachability scan: %" PRIu64 " of %" PRIu64 " threads parked"
+			     "%s\n", pid, p->threads_parked, p->threads_seen,
+			p->threads_unparked ? "; the stacks of the others were scanned whole" : "");
+	if (!p->complete)
+		fprintf(out, "==%ld== Report incomplete: %s was cut short or damaged; "
+			     "what it held past that point is missing\n", pid, p->source);
+}
+
+static void findings(FILE *out, const struct la_process *p)
+{
+	long pid = p->pid;
+	for (size_t i = 0; i < p->nfin; i++) {
+		const struct la_finding *f = &p->fin[i];
+		char times[48] = "";
+		if (f->count > 1)
+			snprintf(times, sizeof(times), " (%" PRIu64 " times)", f->count);
+		if (f->what == LA_MISMATCH) {
+			fprintf(out, "==%ld== Mismatched free() / delete / delete [] (%s block freed with "
+				     "%s)%s\n", pid, la_family_name(f->afam),
+				f->ffam == 'm' ? "free" : f->ffam == 'n' ? "delete" : "delete[]", times);
+			stack(out, pid, &f->free);
+			fprintf(out, "==%ld==  Address 0x%" PRIx64 " is 0 bytes inside a block of size "
+				     "%" PRIu64 " alloc'd\n", pid, f->addr, f->size);
+			stack(out, pid, &f->alloc);
+		} else {
+			fprintf(out, "==%ld== Invalid free() / delete / delete[] / realloc()%s\n", pid,
+				times);
+			stack(out, pid, &f->free);
+			fprintf(out, "==%ld==  Address 0x%" PRIx64 " is not stack'd, malloc'd or "
+				     "(recently) free'd\n", pid, f->addr);
+		}
+		fprintf(out, "==%ld== \n", pid);
+	}
+}
+
+static void process(FILE *out, const struct la_process *p, const struct la_out_options *o)
+{
+	long pid = p->pid;
+	fprintf(out, "==%ld== leakagent %s, a memory leak detector\n", pid, o->tool_version);
+	fprintf(out, "==%ld== Command:", pid);
+	for (size_t i = 0; i < p->argc; i++)
+		fprintf(out, " %s", p->argv[i]);
+	fprintf(out, "\n==%ld== Report: %s #%u of pid %ld (parent %ld)\n", pid,
+		p->trigger ? p->trigger : "?", p->seq, pid, p->ppid);
+	fprintf(out, "==%ld== \n", pid);
+	for (size_t i = 0; i < p->nrec; i++) {
+		const struct la_record *r = &p->rec[i];
+		if (!r->shown)
+			continue;
+		fprintf(out, "==%ld== ", pid);
+		record_head(out, r);
+		fprintf(out, " in loss record %zu of %zu\n", r->index, p->nshown);
+		stack(out, pid, &r->stack);
+		fprintf(out, "==%ld== \n", pid);
+		if (o->gen_supp) {
+			char *s = la_supp_generate(r);
+			fputs(s, out);
+			free(s);
+		}
+	}
+	summary(out, p);
+	fprintf(out, "==%ld== \n", pid);
+	completeness(out, p);
+	if (p->nfin) {
+		fprintf(out, "==%ld== \n", pid);
+		findings(out, p);
+	}
+}
+
+void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_options *o)
+{
+	for (size_t i = 0; i < ls->nproc; i++) {
+		if (i)
+			fputc('\n', out);
+		process(out, &ls->proc[i], o);
+	}
+	const struct la_supp *const *all;
+	size_t n = la_supp_all(&all), unused = 0;
+	if (!n)
+		return;
+	fprintf(out, "\nUsed suppressions:\n");
+	for (size_t i = 0; i < n; i++) {
+		char a[32], b[32];
+		if (all[i]->used)
+			fprintf(out, "   %" PRIu64 " %s (%s:%d) suppressed: %s bytes in %s blocks\n",
+				all[i]->used, all[i]->name, all[i]->file, all[i]->line,
+				la_commas(all[i]->used_bytes, a), la_commas(all[i]->used_blocks, b));
+		else
+			unused++;
+	}
+	if (!unused)
+		return;
+	fprintf(out, "Unused suppressions:\n");
+	for (size_t i = 0; i < n; i++)
+		if (!all[i]->used)
+			fprintf(out, "   %s (%s:%d)\n", all[i]->name, all[i]->file, all[i]->line);
+}

@@ -1,0 +1,23 @@
+/* Claim: a child made by fork writes its own report, and leakagent reads the
+ * parent's and the child's, each with its own leaks (parent_leak 111 bytes,
+ * child_leak 222 bytes). */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+__attribute__((noinline)) static void parent_leak(void) { KEEP(malloc(111)); }
+__attribute__((noinline)) static void child_leak(void) { KEEP(malloc(222)); }
+
+int main(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		child_leak();
+		return 0;
+	}
+	waitpid(pid, NULL, 0);
+	parent_leak();
+	return 0;
+}

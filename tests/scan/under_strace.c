@@ -1,0 +1,52 @@
+/* Claim: the scan works under strace (ptrace-based tools keep LSan from
+ * running): threads park on our signal, blocks are classified as usual. */
+// WRAP: strace -f -qq -o /dev/null
+// EXPECT: record R m 123 1 kept
+// EXPECT: record D m 456 1 dropped
+// EXPECT: world 3 3 0
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *global;
+static volatile int ready;
+
+__attribute__((noinline)) void kept(void)
+{
+	global = malloc(123);
+}
+
+__attribute__((noinline)) void dropped(void)
+{
+	void *volatile p = malloc(456);
+	(void)p;
+}
+
+__attribute__((noinline)) void scrub(void)
+{
+	char buf[16384];
+	memset(buf, 0, sizeof(buf));
+	__asm__ volatile("" ::"r"(buf) : "memory"); /* keep the stores */
+}
+
+static void *sleeper(void *arg)
+{
+	__atomic_fetch_add(&ready, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return arg;
+}
+
+int main(void)
+{
+	pthread_t t;
+	kept();
+	dropped();
+	scrub();
+	pthread_create(&t, NULL, sleeper, NULL);
+	pthread_create(&t, NULL, sleeper, NULL);
+	while (__atomic_load_n(&ready, __ATOMIC_SEQ_CST) < 2)
+		usleep(1000);
+	return 0;
+}

@@ -1,0 +1,137 @@
+/* core.c: unit tests (TAP) of the agent's data structures, linked against
+ * the agent core directly: the live table against a reference model under
+ * random inserts and removes with growth, huge blocks, the stack depot's
+ * deduplication, the snapshot's sort, and the options parser. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../agent/agent.h"
+
+static int test_no;
+static int failed;
+
+static void ok(int cond, const char *what)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++test_no, what);
+	failed |= !cond;
+}
+
+/* the agent core needs these from the preload library; the tests stand alone */
+int la_ready = 1;
+void la_hooks_resolve(void) {}
+void la_exec_init(void) {}
+
+#define N 200000
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void test_table(void)
+{
+	static uintptr_t addr[N];
+	static uint64_t size[N];
+	static char live[N];
+	int good = 1;
+
+	for (int i = 0; i < N; i++) {
+		addr[i] = 0x100000 + (uintptr_t)i * 48;
+		size[i] = (uint64_t)i * 7 + 1;
+	}
+	for (int round = 0; round < 4 * N; round++) {
+		int i = (int)(next_rand() % N);
+		struct la_block b;
+		if (live[i]) {
+			good &= la_table_remove(addr[i], &b) == 1 && b.size == size[i] &&
+				b.stack == (uint32_t)i && b.flags == (uint16_t)(i & 3);
+			live[i] = 0;
+		} else {
+			good &= la_table_insert(addr[i], size[i], (uint32_t)i, (uint16_t)(i & 3)) == 0;
+			live[i] = 1;
+		}
+	}
+	ok(good, "random inserts and removes return what was stored");
+	size_t n = 0;
+	for (int i = 0; i < N; i++) {
+		struct la_block b;
+		int found = la_table_find(addr[i], &b);
+		good &= found == live[i];
+		n += live[i];
+	}
+	ok(good, "every live block is found, no removed one is");
+	la_table_lock_all();
+	ok(la_table_count_locked() == n, "count matches the model");
+	la_table_unlock_all();
+	ok(la_table_bytes() <= n * 40 + 64 * 4096, "at most 40 bytes per live block");
+
+	uint64_t big = 5ull << 32;
+	la_table_insert(0x7000000, big, 9, 0);
+	struct la_block b;
+	ok(la_table_find(0x7000000, &b) && b.size == big, "a block of 20 GiB keeps its size");
+	ok(la_table_remove(0x7000000, &b) && b.size == big, "and loses it on removal");
+	ok(!la_table_remove(0x7000000, &b), "a removed block is gone");
+}
+
+static void test_depot(void)
+{
+	uintptr_t a[32], b[32];
+	for (int i = 0; i < 32; i++) {
+		a[i] = 0x400000 + (uintptr_t)i;
+		b[i] = a[i];
+	}
+	uint32_t ia = la_depot_put(a, 32);
+	uint32_t ib = la_depot_put(b, 32);
+	b[31]++;
+	uint32_t ic = la_depot_put(b, 32);
+	uint32_t id = la_depot_put(a, 31);
+	ok(ia != 0 && ia == ib, "equal stacks share one id");
+	ok(ic != ia && id != ia && id != ic, "different stacks get different ids");
+	int n;
+	const uintptr_t *pcs = la_depot_get(ic, &n);
+	ok(pcs && n == 32 && memcmp(pcs, b, sizeof(b)) == 0, "a stack reads back as stored");
+	int good = 1;
+	for (uintptr_t s = 0; s < 100000; s++) {
+		uintptr_t one[2] = { s, ~s };
+		good &= la_depot_put(one, 2) == la_depot_put(one, 2);
+	}
+	ok(good, "100000 stacks, each interned once");
+	ok(la_depot_count() == 100003, "ids are dense");
+}
+
+static void test_snap(void)
+{
+	struct la_snap s;
+	la_table_lock_all();
+	int rc = la_snap_take_locked(&s);
+	la_table_unlock_all();
+	int sorted = rc == 0;
+	for (size_t i = 1; i < s.n; i++)
+		sorted &= la_snap_addr(&s.blocks[i - 1]) < la_snap_addr(&s.blocks[i]);
+	ok(sorted && s.n > 0, "the snapshot is sorted by address");
+	la_snap_free(&s);
+}
+
+static void test_options(void)
+{
+	la_options_parse("depth=7:report_at_exit=no:output=/x/%p.raw");
+	ok(la_opt.depth == 7 && la_opt.report_at_exit == 0 && strcmp(la_opt.output, "/x/%p.raw") == 0,
+	   "options parse");
+	la_options_parse("depth=0:depth=x:nosuch=1");
+	ok(la_opt.depth == 32 && la_opt.report_at_exit == 1, "bad values keep the defaults");
+}
+
+int main(void)
+{
+	test_table();
+	test_depot();
+	test_snap();
+	test_options();
+	printf("1..%d\n", test_no);
+	return failed;
+}
