@@ -30,13 +30,19 @@ static uint32_t next_id = 1;        /* guarded by lock; read racily for counts *
 static char *chunk;
 static size_t chunk_used, total_bytes;
 
-/* Independent multiplies summed: they pipeline, about a cycle per frame,
- * where a chained hash would wait on each multiply in turn. */
+/* Each frame mixed on its own (a position-salted, non-linear mix), then
+ * summed: the mixes pipeline, about two cycles a frame, where a chained hash
+ * would wait on every multiply in turn. The non-linear step matters: a plain
+ * sum of pc*K collides for any two stacks whose addresses sum alike. */
 static uint32_t hash_pcs(const uintptr_t *pcs, int n)
 {
 	uint64_t h = (uint64_t)n;
-	for (int i = 0; i < n; i++)
-		h += (pcs[i] ^ ((uint64_t)i << 40)) * 0xff51afd7ed558ccdull;
+	for (int i = 0; i < n; i++) {
+		uint64_t x = pcs[i] + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+		x ^= x >> 31;
+		x *= 0xff51afd7ed558ccdull;
+		h += x ^ (x >> 29);
+	}
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;

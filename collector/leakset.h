@@ -88,7 +88,14 @@ struct la_process {
 	size_t nfin;
 	struct la_totals tot;     /* filled by la_leakset_finish */
 	size_t nshown;
+	unsigned limits;          /* LA_LIMIT_*: what the source cannot tell; 0 for memcheck's four kinds */
 };
+
+/* A source that cannot tell every kind says so, and compare never counts a
+ * record it could not have reported as a disagreement. */
+#define LA_LIMIT_NO_INDIRECT  1u /* lost blocks are all "definite": indirect ones not split off */
+#define LA_LIMIT_NO_POSSIBLE  2u /* blocks held only by interior pointers count as live */
+#define LA_LIMIT_NO_REACHABLE 4u /* blocks still reachable are not reported */
 
 struct la_leakset {
 	struct la_process *proc;

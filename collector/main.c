@@ -8,13 +8,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "collector.h"
+#include "audit.h"
 
 #ifndef LA_VERSION
 #define LA_VERSION "0.0"
@@ -34,7 +35,7 @@ struct cli {
 };
 
 enum { O_SHOW = 256, O_ERRKINDS, O_CALLERS, O_SUPP, O_GENSUPP, O_FORMAT, O_OUTPUT, O_MINBYTES,
-       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION };
+       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION, O_FROM_VG, O_FROM_TC };
 
 static const struct option longopts[] = {
 	{ "show-leak-kinds", required_argument, NULL, O_SHOW },
@@ -49,6 +50,8 @@ static const struct option longopts[] = {
 	{ "error-exitcode", required_argument, NULL, O_ERREXIT },
 	{ "sysroot", required_argument, NULL, O_SYSROOT },
 	{ "debug-dir", required_argument, NULL, O_DEBUGDIR },
+	{ "from-valgrind-xml", required_argument, NULL, O_FROM_VG },
+	{ "from-tcmalloc-heap", required_argument, NULL, O_FROM_TC },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ 0 },
@@ -58,6 +61,7 @@ static const char usage[] =
 	"usage: leakagent [options] PROG [ARGS...]\n"
 	"       leakagent run [options] -- PROG [ARGS...]\n"
 	"       leakagent report [options] FILE...\n"
+	"       leakagent compare [--with valgrind,tcmalloc] [--runs N] -- PROG [ARGS...]\n"
 	"\n"
 	"Runs PROG with the leak agent preloaded (keeping any LD_PRELOAD already set),\n"
 	"waits for it, and prints the symbolized report of it and its children on\n"
@@ -83,6 +87,8 @@ static const char usage[] =
 	"                                replaced by the pid (xml: one file per process)\n"
 	"  --sysroot=DIR                 look for the recorded binaries under DIR (report)\n"
 	"  --debug-dir=DIR               also look for separate debug info in DIR (repeatable)\n"
+	"  --from-valgrind-xml=FILE      report: read memcheck XML (protocol 4-6) (repeatable)\n"
+	"  --from-tcmalloc-heap=FILE     report: read a heap checker .heap file (repeatable)\n"
 	"  --help                        this text\n"
 	"  --version                     leakagent's version\n"
 	"\n"
@@ -97,6 +103,19 @@ static int bad_usage(const char *what, const char *why)
 	fprintf(stderr, "leakagent: error: %s: %s\nhint: leakagent --help lists the options\n", what,
 		why);
 	return 2;
+}
+
+/* The option as typed, for messages: "--format=x", or "--format x" when the
+ * value was the next argument. */
+static const char *typed(char **argv)
+{
+	static char buf[256];
+	const char *last = argv[optind - 1];
+	if (optind >= 2 && strncmp(last, "--", 2) != 0) {
+		snprintf(buf, sizeof(buf), "%s %s", argv[optind - 2], last);
+		return buf;
+	}
+	return last;
 }
 
 static int number(const char *s, long lo, long hi, long *out)
@@ -122,13 +141,13 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_SHOW:
 		case O_ERRKINDS:
 			if (la_kind_parse_list(a, opt == O_SHOW ? &c->show_kinds : &c->error_kinds) < 0)
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected a comma list of definite, indirect, possible, "
 						 "reachable, unclassified, or all, or none");
 			break;
 		case O_CALLERS:
 			if (number(a, 1, 256, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number from 1 to 256");
+				return bad_usage(typed(argv), "expected a number from 1 to 256");
 			c->num_callers = (int)v;
 			break;
 		case O_SUPP:
@@ -141,7 +160,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "no"))
 				c->gen_supp = false;
 			else
-				return bad_usage(argv[optind - 1], "expected yes, all or no");
+				return bad_usage(typed(argv), "expected yes, all or no");
 			break;
 		case O_FORMAT:
 			if (!strcmp(a, "text")) c->format = LA_FMT_TEXT;
@@ -150,7 +169,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "sarif")) c->format = LA_FMT_SARIF;
 			else if (!strcmp(a, "folded")) c->format = LA_FMT_FOLDED;
 			else
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected text, json, xml, sarif or folded");
 			break;
 		case O_OUTPUT:
@@ -160,7 +179,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			break;
 		case O_MINBYTES:
 			if (number(a, 0, LONG_MAX, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number of bytes");
+				return bad_usage(typed(argv), "expected a number of bytes");
 			c->min_bytes = (uint64_t)v;
 			break;
 		case O_RES:
@@ -169,16 +188,20 @@ static int parse(struct cli *c, int argc, char **argv)
 			else if (!strcmp(a, "high") || !strcmp(a, "all")) c->resolution = 0;
 			else if (number(a, 1, 256, &v) == 0) c->resolution = (int)v;
 			else
-				return bad_usage(argv[optind - 1],
+				return bad_usage(typed(argv),
 						 "expected a number of frames, or low, med, high");
 			break;
 		case O_ERREXIT:
 			if (number(a, 1, 255, &v) < 0)
-				return bad_usage(argv[optind - 1], "expected a number from 1 to 255");
+				return bad_usage(typed(argv), "expected a number from 1 to 255");
 			c->error_exitcode = (int)v;
 			break;
 		case O_SYSROOT:
 			c->sym.sysroot = a;
+			break;
+		case O_FROM_VG:
+		case O_FROM_TC:
+			la_backend_file(opt == O_FROM_VG ? 'v' : 't', a);
 			break;
 		case O_DEBUGDIR:
 			LA_GROW(c->sym.debug_dirs, c->sym.ndebug_dirs, c->debugcap);
@@ -192,7 +215,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			printf("leakagent %s\n", LA_VERSION);
 			exit(0);
 		case ':':
-			return bad_usage(argv[optind - 1], "this option needs a value");
+			return bad_usage(typed(argv), "this option needs a value");
 		default:
 			if (optopt && optopt < 256)
 				snprintf(range, sizeof(range), "-%c", optopt);
@@ -282,6 +305,7 @@ static uint64_t process(const struct cli *c, char **files, size_t n)
 {
 	struct la_leakset ls = { 0 };
 	la_sym_init(&c->sym);
+	la_backend_read_files(&ls);
 	for (size_t i = 0; i < n; i++) {
 		struct la_raw *raw = la_xmalloc(sizeof(*raw));
 		la_raw_read(files[i], raw);
@@ -307,7 +331,7 @@ static int exit_code(const struct cli *c, uint64_t errors, int program_status)
 
 static int cmd_report(struct cli *c, int argc, char **argv)
 {
-	if (optind >= argc)
+	if (optind >= argc && !la_backend_nfiles())
 		return bad_usage("report", "no report file given");
 	char **files = argv + optind;
 	size_t n = (size_t)(argc - optind);
@@ -326,6 +350,9 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 		la_run_cleanup(&r);
 		return 2;
 	}
+	/* a reader of our output that went away (| head) must not keep us from
+	 * removing the report directory: writes fail with EPIPE instead */
+	signal(SIGPIPE, SIG_IGN);
 	int status = WIFSIGNALED(r.status) ? 128 + WTERMSIG(r.status) : WEXITSTATUS(r.status);
 	uint64_t errors = 0;
 	if (!r.nreports && WIFSIGNALED(r.status))
@@ -353,6 +380,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "compare"))
+		return la_compare_main(argc - 1, argv + 1);
 	bool report = !strcmp(argv[1], "report"), run = !strcmp(argv[1], "run");
 	if (report || run) {
 		argv++;

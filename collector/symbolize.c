@@ -28,10 +28,19 @@ struct entry {
 	struct la_stack frames;
 };
 
+struct sym {
+	GElf_Addr lo, hi;     /* hi == lo: size unknown */
+	const char *name;     /* owned by libdwfl's ELF data */
+	int rank;             /* global 0, weak 1, local 2: aliases prefer the first */
+};
+
 struct symfile {
 	char *path, *build_id;
 	Dwfl *dwfl;
 	Dwfl_Module *mod;     /* NULL: nothing to symbolize with */
+	struct sym *syms;     /* function symbols sorted by address, built once */
+	size_t nsyms;
+	bool syms_read;
 	struct entry *tab;    /* open addressing, cap a power of two */
 	size_t n, cap;
 };
@@ -298,40 +307,129 @@ static const char *die_name(Dwarf_Die *die, bool linkage)
 	return s ? s : dwarf_diename(die);
 }
 
+struct chain {
+	Dwarf_Die *v;
+	size_t n, cap;
+};
+
+/* Appends the function scopes below die that hold addr, outermost first.
+ * Enters only DIEs whose ranges hold addr, and namespaces (no ranges of
+ * their own, but they hold functions). */
+static bool descend(Dwarf_Die *die, Dwarf_Addr addr, struct chain *c)
+{
+	Dwarf_Die child;
+	if (dwarf_child(die, &child) != 0)
+		return false;
+	do {
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_namespace:
+		case DW_TAG_module:
+			if (descend(&child, addr, c))
+				return true;
+			break;
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+			if (dwarf_haspc(&child, addr) > 0) {
+				LA_GROW(c->v, c->n, c->cap);
+				c->v[c->n++] = child;
+				descend(&child, addr, c);
+				return true;
+			}
+			break;
+		case DW_TAG_lexical_block:
+		case DW_TAG_try_block:
+		case DW_TAG_catch_block:
+			if (dwarf_haspc(&child, addr) > 0) {
+				descend(&child, addr, c);
+				return true;
+			}
+			break;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
 /* The chain of inlined calls at addr, innermost first, ending with the
- * subprogram that holds them. dwarf_getscopes alone yields only the
- * innermost inline instance; re-reading that DIE through dwarf_offdie and
- * dwarf_getscopes_die yields every enclosing one (as eu-addr2line -i does). */
-static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *cu, Dwarf_Die **chain)
+ * subprogram that holds them: one descent from the unit's DIE. (What
+ * eu-addr2line -i does, dwarf_getscopes then dwarf_getscopes_die, visits
+ * the whole unit twice per address: three times slower on libc.) */
+static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *cu, Dwarf_Die **out)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *c = dwfl_module_addrdie(mod, addr, &bias), *scopes = NULL, die;
-	int n;
-	*chain = NULL;
+	Dwarf_Die *c = dwfl_module_addrdie(mod, addr, &bias);
+	struct chain ch = { 0 };
+	*out = NULL;
 	if (!c)
 		return 0;
 	*cu = *c;
-	n = dwarf_getscopes(c, addr - bias, &scopes);
+	descend(c, addr - bias, &ch);
+	for (size_t i = 0; i < ch.n / 2; i++) {
+		Dwarf_Die t = ch.v[i];
+		ch.v[i] = ch.v[ch.n - 1 - i];
+		ch.v[ch.n - 1 - i] = t;
+	}
+	*out = ch.v;
+	return (int)ch.n;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->rank - y->rank;
+}
+
+/* libdwfl's address-to-symbol lookup scans the whole symbol table on every
+ * call (libc: ~10 000 symbols, 70% of the time for 10k frames); sorting the
+ * function symbols once per module makes each lookup a binary search. */
+static void read_syms(struct symfile *sf)
+{
+	sf->syms_read = true;
+	int n = dwfl_module_getsymtab(sf->mod);
 	if (n <= 0)
-		return 0;
-	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
-	if (dw && dwarf_offdie(dw, dwarf_dieoffset(&scopes[0]), &die)) {
-		free(scopes);
-		scopes = NULL;
-		n = dwarf_getscopes_die(&die, &scopes);
-		if (n <= 0)
-			return 0;
+		return;
+	sf->syms = la_xmalloc((size_t)n * sizeof(*sf->syms));
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *name = dwfl_module_getsym_info(sf->mod, i, &sym, &addr, &shndx, NULL, NULL);
+		int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+		if (!name || !*name || shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC))
+			continue;
+		sf->syms[sf->nsyms++] = (struct sym){ addr, addr + sym.st_size, name,
+						      bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2 };
 	}
-	int k = 0;
-	for (int i = 0; i < n; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-		if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram)
-			scopes[k++] = scopes[i];
-		if (tag == DW_TAG_subprogram)
+	qsort(sf->syms, sf->nsyms, sizeof(*sf->syms), by_addr);
+}
+
+static const char *sym_name(struct symfile *sf, GElf_Addr a)
+{
+	if (!sf->syms_read)
+		read_syms(sf);
+	size_t lo = 0, hi = sf->nsyms;
+	while (lo < hi) { /* first symbol starting above a */
+		size_t mid = (lo + hi) / 2;
+		if (sf->syms[mid].lo <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	/* the best-ranked alias among those starting at the same address */
+	size_t i = lo - 1;
+	while (i > 0 && sf->syms[i - 1].lo == sf->syms[i].lo)
+		i--;
+	const struct sym *s = &sf->syms[i];
+	for (size_t k = i; k < lo; k++) /* a sized one that contains a wins */
+		if (a < sf->syms[k].hi) {
+			s = &sf->syms[k];
 			break;
-	}
-	*chain = scopes;
-	return k;
+		}
+	return a < s->hi || s->hi == s->lo ? s->name : NULL;
 }
 
 static struct la_stack symbolize(struct symfile *sf, const char *obj, uint64_t ip, uint64_t off)
@@ -346,9 +444,7 @@ static struct la_stack symbolize(struct symfile *sf, const char *obj, uint64_t i
 		st.n = 1;
 		return st;
 	}
-	GElf_Off symoff;
-	GElf_Sym sym;
-	const char *symname = unversioned(dwfl_module_addrinfo(mod, addr, &symoff, &sym, NULL, NULL, NULL));
+	const char *symname = unversioned(sym_name(sf, addr));
 	int line = 0, col = 0;
 	const char *src = NULL;
 	Dwfl_Line *ln = dwfl_module_getsrc(mod, addr);

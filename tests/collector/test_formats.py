@@ -139,8 +139,9 @@ check(mm["top"].index("errors") < mm["top"].index("status", mm["top"].index("sta
 # ---- SARIF ----
 rc, out, err = run(["--format=sarif", "--show-leak-kinds=all", prog("leak_basic")])
 sarif = json.loads(err)
-sschema = json.load(open("/work/shared/schemas/sarif-schema-2.1.0.json")) if os.path.exists(
-    "/work/shared/schemas/sarif-schema-2.1.0.json") else json.load(open(os.path.join(SRCDIR, "sarif-schema-2.1.0.json")))
+# the OASIS schema lives in the shared folder beside the repository
+sschema = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                      "shared", "schemas", "sarif-schema-2.1.0.json")))
 errors = list(jsonschema.Draft4Validator(sschema).iter_errors(sarif))
 check(not errors, "SARIF validates against the 2.1.0 schema", "\n".join(str(e)[:500] for e in errors[:3]))
 res = sarif["runs"][0]["results"]

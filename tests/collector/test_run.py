@@ -81,6 +81,16 @@ check("Mismatched free() / delete / delete []" in err and "wrong_free" in err, "
 m = re.search(r"Address 0x[0-9a-f]+ is 0 bytes inside a block of size 24 alloc'd\n(.*\n)", err)
 check(m and "wrong_free" in m[1], "the allocation stack of the mismatched block", err)
 
+# the private report directory is removed, even when our reader goes away early
+import subprocess, tempfile
+td = tempfile.mkdtemp(prefix="la-run-tmp-")
+p = subprocess.Popen([LEAKAGENT, prog("leak_basic")], stderr=subprocess.PIPE,
+                     env=dict(os.environ, TMPDIR=td, MALLOC_PERTURB_="0"))
+p.stderr.close()
+p.wait(timeout=60)
+check(os.listdir(td) == [], "report directory removed, also when stderr is a closed pipe", str(os.listdir(td)))
+os.rmdir(td) if not os.listdir(td) else None
+
 # bad usage: one line, exit 2
 for args, what in ((["--bogus", prog("leak_basic")], "unknown option"),
                    (["--format=yaml", prog("leak_basic")], "bad --format"),
