@@ -331,7 +331,6 @@ void la_world_stop(struct la_world *w)
 	/* Final tally against the last listing: a thread that exited meanwhile
 	 * is no thread any more (state 0). Slots never move: a late handler
 	 * writes into the slot its signal named. */
-	unsigned no_slot = w->unparked;
 	w->parked = 1; /* the calling thread */
 	for (size_t i = 1; i < w->n; i++) {
 		struct la_thread *t = &w->t[i];
@@ -353,7 +352,6 @@ void la_world_stop(struct la_world *w)
 	}
 	w->seen = w->parked + w->unparked;
 	w->stop_ns = now_ns() - t0;
-	(void)no_slot;
 }
 
 void la_world_resume(struct la_world *w)
