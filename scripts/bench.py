@@ -346,7 +346,7 @@ def main():
                         opt(r.exit_cpu), r.rss_kb / 1024))
             for n in names:
                 for line in ctx.scan_lines.get(n, []):
-                    print("agent on %s (full size): `%s`  " % (n, line))
+                    print("agent scan_stats on %s: `%s`  " % (n, line))
             print()
     print("agent/shim cpu: the same ratio on user+sys CPU time, steadier when the machine is shared.")
     print("Ratios are wall time against the native run of the same size in this invocation.")
