@@ -78,7 +78,8 @@ def wrap(ctx, tool, argv, env, variant):
         env["LD_PRELOAD"] = ctx.shim
     elif tool == "agent":
         env["LD_PRELOAD"] = ctx.agent
-        env["LEAKAGENT_OPTIONS"] = "output=" + os.path.join(ctx.out, "leakagent.%e.%p.%n.raw")
+        env["LEAKAGENT_OPTIONS"] = ("output=" + os.path.join(ctx.out, "leakagent.%e.%p.%n.raw") +
+                                    ":scan_stats=1")
     elif tool == "lsan":
         env["LSAN_OPTIONS"] = "exitcode=0"
         if variant == "linked":  # our own programs, rebuilt with -fsanitize=leak
@@ -128,8 +129,11 @@ def run_once(ctx, argv, env, stdin, timeout):
     with open(status_path) as f:
         wall_ns, rss_kb, status, t1, cpu_us = (int(x) for x in f.read().split())
     exit_s = exit_cpu = None
+    ctx.scan_line = None
     with open(err_path, "rb") as f:
         for line in f:
+            if line.startswith(b"leakagent: scan: "):
+                ctx.scan_line = line[len(b"leakagent: "):].decode(errors="replace").strip()
             if line.startswith(b"bench-end "):
                 exit_s = (t1 - int(line.split()[1])) / 1e9
                 exit_cpu = (cpu_us - int(line.split()[2])) / 1e6
@@ -159,6 +163,8 @@ def run_checked(ctx, wl, tool, size):
         variant = ctx.lsan_variant.get(name, "preload")
         a, e = wrap(ctx, tool, argv, env, variant)
         r = run_once(ctx, a, e, stdin, ctx.timeout)
+        if tool == "agent" and ctx.scan_line:
+            ctx.scan_lines.setdefault(name, []).append(ctx.scan_line)
         if tool == "agent" and r is not None and r.rc == 0:
             if not any(f.startswith("leakagent.") for f in os.listdir(ctx.out)):
                 print("warning: %s: the agent wrote no report" % name, file=sys.stderr)
@@ -267,6 +273,7 @@ def main():
     ctx.verbose = args.verbose
     ctx.timeout = args.timeout
     ctx.lsan_variant = {}
+    ctx.scan_lines = {}  # workload -> the agent's scan_stats lines, one a run
     runs = args.runs or (1 if args.quick else 3)
     tools = [t for t in args.tools.split(",") if t]
     wls = [w for w in WORKLOADS if not args.workloads or w[0] in args.workloads.split(",")]
@@ -337,6 +344,9 @@ def main():
                     print("| %s%s | %.2f | %.2f | %s | %s | %.0f |" % (
                         t, " (/%d size)" % div if div > 1 else "", r.wall, r.cpu, opt(r.exit_s),
                         opt(r.exit_cpu), r.rss_kb / 1024))
+            for n in names:
+                for line in ctx.scan_lines.get(n, []):
+                    print("agent scan_stats on %s: `%s`  " % (n, line))
             print()
     print("agent/shim cpu: the same ratio on user+sys CPU time, steadier when the machine is shared.")
     print("Ratios are wall time against the native run of the same size in this invocation.")
