@@ -18,6 +18,11 @@ void *la_xmalloc(size_t n);     /* zeroed; exits on failure */
 void *la_xrealloc(void *p, size_t n);
 char *la_xstrdup(const char *s);
 char *la_xasprintf(const char *fmt, ...) LA_ATTR_PRINTF(1, 2);
+/* A fresh 0700 directory $TMPDIR/NAME.XXXXXX; NULL after one error line. */
+char *la_private_dir(const char *name);
+void la_remove_dir(const char *dir); /* its files (one level), then itself */
+/* A decimal in [lo, hi]; 0, or -1 when s is not one. */
+int la_parse_long(const char *s, long lo, long hi, long *out);
 #define LA_GROW(v, n, cap)                                                          \
 	do {                                                                        \
 		if ((n) == (cap)) {                                                 \

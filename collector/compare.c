@@ -299,33 +299,6 @@ static void classify(void)
 
 /* --- running the backends ----------------------------------------------------- */
 
-static char *private_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp || strchr(tmp, ':'))
-		tmp = "/tmp";
-	char *d = la_xasprintf("%s/leakagent-compare.XXXXXX", tmp);
-	if (!mkdtemp(d)) {
-		la_error(d, NULL, "cannot create a private directory: %s", strerror(errno));
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
-static void remove_dir(char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	if (d)
-		closedir(d);
-	rmdir(dir);
-	free(dir);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -388,7 +361,7 @@ static void run_agent(struct set *s, char **argv, const struct opts *o, const ch
 
 static void run_set(struct set *s, char **argv, const struct opts *o)
 {
-	char *dir = private_dir();
+	char *dir = la_private_dir("leakagent-compare");
 	if (!dir) {
 		s->available = false;
 		s->why = la_xstrdup("no private directory");
@@ -412,7 +385,8 @@ static void run_set(struct set *s, char **argv, const struct opts *o)
 				s->why = br.why;
 		}
 	}
-	remove_dir(dir);
+	la_remove_dir(dir);
+	free(dir);
 }
 
 static void finish_set(struct set *s)
@@ -734,10 +708,8 @@ static int bad_usage(const char *what, const char *why)
 
 static int number(const char *s, long lo, long hi, int *out)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi)
+	long v;
+	if (la_parse_long(s, lo, hi, &v) < 0)
 		return -1;
 	*out = (int)v;
 	return 0;

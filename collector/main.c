@@ -118,17 +118,6 @@ static const char *typed(char **argv)
 	return last;
 }
 
-static int number(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse(struct cli *c, int argc, char **argv)
 {
 	int opt;
@@ -146,7 +135,7 @@ static int parse(struct cli *c, int argc, char **argv)
 						 "reachable, unclassified, or all, or none");
 			break;
 		case O_CALLERS:
-			if (number(a, 1, 256, &v) < 0)
+			if (la_parse_long(a, 1, 256, &v) < 0)
 				return bad_usage(typed(argv), "expected a number from 1 to 256");
 			c->num_callers = (int)v;
 			break;
@@ -178,7 +167,7 @@ static int parse(struct cli *c, int argc, char **argv)
 			c->output = a;
 			break;
 		case O_MINBYTES:
-			if (number(a, 0, LONG_MAX, &v) < 0)
+			if (la_parse_long(a, 0, LONG_MAX, &v) < 0)
 				return bad_usage(typed(argv), "expected a number of bytes");
 			c->min_bytes = (uint64_t)v;
 			break;
@@ -186,13 +175,13 @@ static int parse(struct cli *c, int argc, char **argv)
 			if (!strcmp(a, "low")) c->resolution = 2;
 			else if (!strcmp(a, "med")) c->resolution = 4;
 			else if (!strcmp(a, "high") || !strcmp(a, "all")) c->resolution = 0;
-			else if (number(a, 1, 256, &v) == 0) c->resolution = (int)v;
+			else if (la_parse_long(a, 1, 256, &v) == 0) c->resolution = (int)v;
 			else
 				return bad_usage(typed(argv),
 						 "expected a number of frames, or low, med, high");
 			break;
 		case O_ERREXIT:
-			if (number(a, 1, 255, &v) < 0)
+			if (la_parse_long(a, 1, 255, &v) < 0)
 				return bad_usage(typed(argv), "expected a number from 1 to 255");
 			c->error_exitcode = (int)v;
 			break;

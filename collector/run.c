@@ -49,21 +49,6 @@ static char *agent_path(void)
 	return access(LA_AGENT_INSTALLED, R_OK) == 0 ? la_xstrdup(LA_AGENT_INSTALLED) : NULL;
 }
 
-static char *make_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	/* the agent's option string is ':'-separated: a path with ':' cannot pass */
-	if (!tmp || !*tmp || strchr(tmp, ':'))
-		tmp = "/tmp";
-	char *d = la_xasprintf("%s/leakagent.XXXXXX", tmp);
-	if (!mkdtemp(d)) {
-		la_error(d, NULL, "cannot create the report directory: %s", strerror(errno));
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
 static int is_report(const char *name)
 {
 	size_t n = strlen(name);
@@ -117,7 +102,7 @@ int la_run(char **argv, int depth, struct la_run_result *r)
 			 LA_AGENT_INSTALLED);
 		return -1;
 	}
-	r->dir = make_dir();
+	r->dir = la_private_dir("leakagent");
 	if (!r->dir)
 		return -1;
 	int fds[2];
@@ -166,13 +151,6 @@ void la_run_cleanup(struct la_run_result *r)
 {
 	if (!r->dir)
 		return;
-	/* remove every file, including any a child left after we listed them */
-	DIR *d = opendir(r->dir);
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	if (d)
-		closedir(d);
-	rmdir(r->dir);
+	/* every file, including any a child left after we listed them */
+	la_remove_dir(r->dir);
 }

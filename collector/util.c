@@ -3,6 +3,10 @@
  * problem, "leakagent: error: <what>: <why>", remembered for the json output.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +102,42 @@ const char *la_commas(uint64_t v, char *buf)
 	}
 	buf[o] = 0;
 	return buf;
+}
+
+char *la_private_dir(const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	/* the agent's option string is ':'-separated: a path with ':' cannot pass */
+	if (!tmp || !*tmp || strchr(tmp, ':'))
+		tmp = "/tmp";
+	char *d = la_xasprintf("%s/%s.XXXXXX", tmp, name);
+	if (!mkdtemp(d)) {
+		la_error(d, NULL, "cannot create a private directory: %s", strerror(errno));
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void la_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+int la_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
 }
