@@ -125,6 +125,8 @@ void la_depot_unlock_all(void);
 #define LA_F_GEN_MASK 0xff00
 
 enum la_family { LA_MALLOC = 0, LA_NEW = 1, LA_NEW_ARRAY = 2 };
+/* the raw format's letter (LA_FAM_*) of each la_family, by LA_F_FAMILY bits */
+static const char la_fam_letter[] = { LA_FAM_MALLOC, LA_FAM_NEW, LA_FAM_NEW_ARRAY, '?' };
 
 struct la_block {
 	uintptr_t addr;

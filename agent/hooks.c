@@ -154,7 +154,6 @@ static uint32_t current_stack(void)
 	return la_depot_put(pcs, n);
 }
 
-static const char fam_letter[] = { LA_FAM_MALLOC, LA_FAM_NEW, LA_FAM_NEW_ARRAY, '?' };
 
 /* Forget p before the real free, so the address cannot be handed out again
  * and inserted by another thread in between. Records wrong-family and
@@ -165,9 +164,9 @@ static void __attribute__((noinline)) untrack(void *p, int fam)
 	int saved = errno;
 	la_guard++;
 	if (!la_table_remove((uintptr_t)p, &b))
-		la_findings_add('v', '-', fam_letter[fam], 0, current_stack(), (uintptr_t)p, 0);
+		la_findings_add('v', '-', la_fam_letter[fam], 0, current_stack(), (uintptr_t)p, 0);
 	else if ((b.flags & LA_F_FAMILY) != fam)
-		la_findings_add('m', fam_letter[b.flags & LA_F_FAMILY], fam_letter[fam], b.stack,
+		la_findings_add('m', la_fam_letter[b.flags & LA_F_FAMILY], la_fam_letter[fam], b.stack,
 				current_stack(), (uintptr_t)p, b.size);
 	la_unguard();
 	errno = saved;
@@ -250,7 +249,7 @@ LA_EXPORT void *realloc(void *p, size_t n)
 	if (!had)
 		la_findings_add('v', '-', LA_FAM_MALLOC, 0, current_stack(), (uintptr_t)p, 0);
 	else if ((old.flags & LA_F_FAMILY) != LA_MALLOC)
-		la_findings_add('m', fam_letter[old.flags & LA_F_FAMILY], LA_FAM_MALLOC, old.stack,
+		la_findings_add('m', la_fam_letter[old.flags & LA_F_FAMILY], LA_FAM_MALLOC, old.stack,
 				current_stack(), (uintptr_t)p, old.size);
 	la_unguard();
 	errno = saved;

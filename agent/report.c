@@ -29,7 +29,6 @@ static struct la_writer writer;
 static char cmdline[32768];
 static size_t cmdline_len;
 
-static const char fam_letter[] = { LA_FAM_MALLOC, LA_FAM_NEW, LA_FAM_NEW_ARRAY, '?' };
 
 void la_report_init(void)
 {
@@ -100,7 +99,7 @@ static int aggregate(const struct la_snap *s, struct records *r)
 			continue;
 		if ((r->n + 1) * 2 > r->cap && records_grow(r) < 0)
 			return -1;
-		char fam = fam_letter[flags & LA_F_FAMILY];
+		char fam = la_fam_letter[flags & LA_F_FAMILY];
 		char kind = la_snap_kind(s, b);
 		uint64_t size = la_snap_size(s, b), ibytes, iblocks;
 		char origin = ((flags & LA_F_GEN_MASK) >> LA_F_GEN_SHIFT) == gen
