@@ -121,6 +121,7 @@ void la_depot_unlock_all(void);
  * probing and backward-shift deletion, grown at 80% load. */
 #define LA_F_FAMILY 0x3    /* 0 malloc, 1 new, 2 new[] */
 #define LA_F_IGNORED 0x4   /* leakagent_ignore_object / disabled scope */
+#define LA_F_NEW 0x40      /* allocated since the last delta report's mark */
 #define LA_F_GEN_SHIFT 8   /* fork generation that allocated the block */
 #define LA_F_GEN_MASK 0xff00
 
@@ -150,6 +151,8 @@ void la_table_unlock_all(void);
 typedef void (*la_block_fn)(const struct la_block *b, void *ctx);
 void la_table_foreach_locked(la_block_fn fn, void *ctx);
 size_t la_table_count_locked(void);
+/* Clear flag bits on every live block (the delta mark); caller holds all locks. */
+void la_table_clear_flags_locked(uint16_t clear);
 size_t la_table_bytes(void); /* memory the table itself uses */
 /* Current fork generation: blocks of an older generation are inherited. */
 extern unsigned la_generation;

@@ -133,7 +133,7 @@ static void __attribute__((noinline)) record(void *p, size_t size, int fam)
 	la_guard++;
 	int n = la_capture(pcs, (int)la_opt.depth);
 	uint32_t stack = intern(pcs, n);
-	uint16_t flags = (uint16_t)(fam | (la_generation & 0xff) << LA_F_GEN_SHIFT |
+	uint16_t flags = (uint16_t)(fam | LA_F_NEW | (la_generation & 0xff) << LA_F_GEN_SHIFT |
 				    (la_disabled ? LA_F_IGNORED : 0));
 	la_table_insert((uintptr_t)p, size, stack, flags);
 	la_unguard();

@@ -237,6 +237,14 @@ void la_table_foreach_locked(la_block_fn fn, void *ctx)
 	}
 }
 
+void la_table_clear_flags_locked(uint16_t clear)
+{
+	uint64_t keep = ~((uint64_t)clear << 48);
+	for (int i = 0; i < NSHARDS; i++)
+		for (size_t j = 0; j < shards[i].cap; j++)
+			shards[i].slots[j].key &= keep;
+}
+
 size_t la_table_count_locked(void)
 {
 	size_t n = 0;
