@@ -92,10 +92,37 @@ static inline void la_unlock(la_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC
 static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
 
 /* --- capture.c: the stack of the current allocation ----------------------- */
-/* Fills pcs (room for max + 8) with up to max return addresses, innermost first, starting at
- * the caller of the interposed function (agent frames dropped). Takes no lock
- * of ours. Returns the number of frames. */
-int la_capture(uintptr_t *pcs, int max);
+/* A hook expands la_capture inline, so libunwind walks exactly the frames the
+ * bare shim walks: the hook's own frame, then the program's. The agent's
+ * frames at the top (the hook; realloc(NULL) calling malloc) are dropped by
+ * address range. Takes no lock of ours. */
+int unw_backtrace(void **buffer, int size); /* libunwind, no header needed */
+extern uintptr_t la_self_text_lo;            /* the agent's own text */
+extern uintptr_t la_self_text_hi;
+#define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */
+#define LA_CAPTURE_SLACK 2 /* agent frames that capture expects above the program's */
+/* Fills pcs[0..max) with up to max program frames, however many agent frames
+ * are on top and whatever max (up to LA_MAX_DEPTH): for findings, depths
+ * beyond LA_CAPTURE_FAST, and a cut inline capture. */
+int la_capture_deep(uintptr_t *pcs, int max);
+/* Unwinds up to max program frames (max <= LA_CAPTURE_FAST) into pcs, which
+ * has room for LA_CAPTURE_FAST + LA_CAPTURE_SLACK entries; they start at
+ * pcs[*first]. Returns their number. Cost: the unwind plus one range check
+ * per agent frame; more agent frames than the slack take la_capture_deep. */
+static inline __attribute__((always_inline)) int la_capture(uintptr_t *pcs, int max, int *first)
+{
+	int n = unw_backtrace((void **)pcs, max + LA_CAPTURE_SLACK);
+	int skip = 0;
+
+	while (skip < n && pcs[skip] >= la_self_text_lo && pcs[skip] < la_self_text_hi)
+		skip++;
+	*first = skip;
+	if (LA_UNLIKELY(n - skip < max && n == max + LA_CAPTURE_SLACK)) {
+		*first = 0; /* the program's frames were cut: unwind again, deeper */
+		return la_capture_deep(pcs, max);
+	}
+	return n - skip < max ? n - skip : max;
+}
 void la_capture_init(void);
 void la_capture_flush(void); /* after dlclose: forget cached unwind info */
 
@@ -181,9 +208,7 @@ void la_modules_note(const uintptr_t *pcs, int n);
 void la_modules_refresh(void);
 struct la_writer;
 void la_modules_write(struct la_writer *w);
-/* Address range of the agent's own text, for dropping its frames. */
-extern uintptr_t la_self_text_lo;
-extern uintptr_t la_self_text_hi;
+/* la_self_text_lo/hi (capture.c section): the agent's own text. */
 
 /* --- writer.c: safe, atomic report files ---------------------------------- */
 struct la_writer {

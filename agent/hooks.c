@@ -97,7 +97,6 @@ static inline int starting(void)
 
 /* --- recording ------------------------------------------------------------- */
 
-#define CAPTURE_SLACK 8 /* agent frames la_capture drops */
 #define LAST_MAX 64     /* deepest stack the per-thread last-stack cache holds */
 
 /* The stack this thread interned last: allocations in a loop repeat it, and
@@ -124,34 +123,48 @@ static uint32_t intern(const uintptr_t *pcs, int n)
 	return id;
 }
 
-/* Cost: one unwind, a compare with the last stack (or one lock-free depot
- * lookup), one shard lock. */
-static void __attribute__((noinline)) record(void *p, size_t size, int fam)
+/* Everything after the unwind: a compare with the last stack (or one
+ * lock-free depot lookup), one shard lock. The caller holds the guard. */
+static void __attribute__((noinline)) record(void *p, size_t size, int fam, const uintptr_t *pcs,
+					     int n)
 {
-	int saved = errno;
-	uintptr_t pcs[la_opt.depth + CAPTURE_SLACK];
-	la_guard++;
-	int n = la_capture(pcs, (int)la_opt.depth);
 	uint32_t stack = intern(pcs, n);
 	uint16_t flags = (uint16_t)(fam | LA_F_NEW | (la_generation & 0xff) << LA_F_GEN_SHIFT |
 				    (la_disabled ? LA_F_IGNORED : 0));
 	la_table_insert((uintptr_t)p, size, stack, flags);
-	la_unguard();
-	errno = saved;
 }
 
-static inline void *track(void *p, size_t size, int fam)
+/* A depth the inline capture cannot hold: unwound one frame further down. */
+static void __attribute__((noinline)) record_deep(void *p, size_t size, int fam)
 {
-	if (LA_LIKELY(p != NULL) && !la_guard)
-		record(p, size, fam);
+	uintptr_t pcs[la_opt.depth];
+	record(p, size, fam, pcs, la_capture_deep(pcs, (int)la_opt.depth));
+}
+
+/* Inlined into every hook, so the unwind starts in the hook's own frame and
+ * walks no frame the bare shim does not (see la_capture). */
+static inline __attribute__((always_inline)) void *track(void *p, size_t size, int fam)
+{
+	if (LA_LIKELY(p != NULL) && !la_guard) {
+		int *err = &errno, saved = *err;
+		la_guard++;
+		if (LA_LIKELY(la_opt.depth <= LA_CAPTURE_FAST)) {
+			uintptr_t pcs[LA_CAPTURE_FAST + LA_CAPTURE_SLACK];
+			int first, n = la_capture(pcs, (int)la_opt.depth, &first);
+			record(p, size, fam, pcs + first, n);
+		} else {
+			record_deep(p, size, fam);
+		}
+		la_unguard();
+		*err = saved;
+	}
 	return p;
 }
 
 static uint32_t current_stack(void)
 {
-	uintptr_t pcs[la_opt.depth + CAPTURE_SLACK];
-	int n = la_capture(pcs, (int)la_opt.depth);
-	return la_depot_put(pcs, n);
+	uintptr_t pcs[la_opt.depth];
+	return la_depot_put(pcs, la_capture_deep(pcs, (int)la_opt.depth));
 }
 
 
@@ -362,7 +375,7 @@ static void *next_new(const char *sym, size_t n, size_t align, int nothrow)
 	return p;
 }
 
-static void *new_fam(size_t n, size_t align, int fam, int nothrow, const char *next_sym)
+static inline __attribute__((always_inline)) void *new_fam(size_t n, size_t align, int fam, int nothrow, const char *next_sym)
 {
 	if (LA_UNLIKELY(starting()))
 		return boot_alloc(n);
