@@ -163,6 +163,10 @@ struct la_block {
 	uint16_t flags;
 };
 
+/* Start loading addr's slot into the cache: a hook calls it before the
+ * unwind, which hides the miss on a large table. No lock; a stale shard is
+ * harmless (a prefetch never faults). */
+void la_table_prefetch(uintptr_t addr);
 /* Record a new block. Returns 0, -1 when out of memory (block untracked). */
 int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flags);
 /* Remove addr; fills *out and returns 1 when it was tracked, 0 otherwise. */

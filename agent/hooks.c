@@ -148,6 +148,7 @@ static inline __attribute__((always_inline)) void *track(void *p, size_t size, i
 	if (LA_LIKELY(p != NULL) && !la_guard) {
 		int *err = &errno, saved = *err;
 		la_guard++;
+		la_table_prefetch((uintptr_t)p);
 		if (LA_LIKELY(la_opt.depth <= LA_CAPTURE_FAST)) {
 			uintptr_t pcs[LA_CAPTURE_FAST + LA_CAPTURE_SLACK];
 			int first, n = la_capture(pcs, (int)la_opt.depth, &first);

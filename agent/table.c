@@ -2,14 +2,14 @@
  * address, in 16 bytes (see the slot drawing in agent.h). 64 shards picked by
  * address region, each with its own lock, so threads rarely meet; each shard is
  * an open-addressed array (linear probing, backward-shift deletion) from mmap,
- * doubled at 80% load, so the table costs 20-40 bytes per live block.
+ * grown by half at 70% load, so the table costs 23-35 bytes per live block.
  */
 #include <string.h>
 
 #include "agent.h"
 
 #define NSHARDS 64
-#define INIT_CAP 256 /* slots per shard at start: 4 KiB */
+#define INIT_CAP 256 /* slots per shard at start: 4 KiB; capacities stay multiples */
 #define ADDR_MASK 0xffffffffffffull
 #define HUGE_SIZE 0xffffffffu
 #define NHUGE 256
@@ -84,17 +84,39 @@ static void decode(const struct slot *s, struct la_block *b, int take_huge)
 		b->size = huge_get(b->addr, take_huge);
 }
 
+/* The home slot of an address in an array of cap slots: the hash scaled to
+ * [0, cap) by one wide multiply, so cap need not be a power of two and the
+ * array can grow by half rather than double. */
+static inline size_t home(uintptr_t a, size_t cap)
+{
+	return (size_t)((unsigned __int128)mix(a) * cap >> 64);
+}
+
+static inline size_t next(size_t i, size_t cap)
+{
+	return i + 1 == cap ? 0 : i + 1;
+}
+
+/* Max load 70%, growth by half (rounded to a page of slots): a grown array is
+ * at least 46% full, so at most 35 bytes a block, and a probe for an absent
+ * address (every insert) walks about 6 slots at the worst load, where 80%
+ * and doubling walked 13. */
+static inline int full(size_t count, size_t cap)
+{
+	return count * 10 > cap * 7;
+}
+
 static void place(struct slot *slots, size_t cap, const struct slot *s)
 {
-	size_t i = mix((uintptr_t)(s->key & ADDR_MASK)) & (cap - 1);
+	size_t i = home((uintptr_t)(s->key & ADDR_MASK), cap);
 	while (slots[i].key)
-		i = (i + 1) & (cap - 1);
+		i = next(i, cap);
 	slots[i] = *s;
 }
 
 static int grow_locked(struct shard *sh)
 {
-	size_t cap = sh->cap ? sh->cap * 2 : INIT_CAP;
+	size_t cap = sh->cap ? (sh->cap + sh->cap / 2 + INIT_CAP - 1) / INIT_CAP * INIT_CAP : INIT_CAP;
 	struct slot *ns = la_map(cap * sizeof(*ns));
 	if (!ns)
 		return -1;
@@ -102,8 +124,8 @@ static int grow_locked(struct shard *sh)
 		if (sh->slots[i].key)
 			place(ns, cap, &sh->slots[i]);
 	la_unmap(sh->slots, sh->cap * sizeof(*ns));
-	sh->slots = ns;
-	sh->cap = cap;
+	__atomic_store_n(&sh->slots, ns, __ATOMIC_RELAXED); /* la_table_prefetch reads them */
+	__atomic_store_n(&sh->cap, cap, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -112,7 +134,7 @@ static long find_locked(const struct shard *sh, uintptr_t addr)
 {
 	if (!sh->cap)
 		return -1;
-	for (size_t i = mix(addr) & (sh->cap - 1);; i = (i + 1) & (sh->cap - 1)) {
+	for (size_t i = home(addr, sh->cap);; i = next(i, sh->cap)) {
 		uint64_t k = sh->slots[i].key;
 		if (!k)
 			return -1;
@@ -124,11 +146,13 @@ static long find_locked(const struct shard *sh, uintptr_t addr)
 /* Backward-shift deletion: pull later members of the run into the hole. */
 static void erase_locked(struct shard *sh, size_t hole)
 {
-	size_t mask = sh->cap - 1;
-	for (size_t j = (hole + 1) & mask; sh->slots[j].key; j = (j + 1) & mask) {
-		size_t home = mix((uintptr_t)(sh->slots[j].key & ADDR_MASK)) & mask;
-		/* j may move to hole if home is not in (hole, j] cyclically */
-		if (((j - home) & mask) >= ((j - hole) & mask)) {
+	size_t cap = sh->cap;
+	for (size_t j = next(hole, cap); sh->slots[j].key; j = next(j, cap)) {
+		size_t h = home((uintptr_t)(sh->slots[j].key & ADDR_MASK), cap);
+		/* j may move to hole unless its home lies in (hole, j] cyclically */
+		size_t dh = j >= h ? j - h : j + cap - h;
+		size_t dj = j >= hole ? j - hole : j + cap - hole;
+		if (dh >= dj) {
 			sh->slots[hole] = sh->slots[j];
 			hole = j;
 		}
@@ -136,6 +160,15 @@ static void erase_locked(struct shard *sh, size_t hole)
 	sh->slots[hole].key = 0;
 	sh->slots[hole].val = 0;
 	sh->count--;
+}
+
+void la_table_prefetch(uintptr_t addr)
+{
+	struct shard *sh = shard_of(addr);
+	struct slot *slots = __atomic_load_n(&sh->slots, __ATOMIC_RELAXED);
+	size_t cap = __atomic_load_n(&sh->cap, __ATOMIC_RELAXED);
+	if (cap) /* a torn read of slots and cap may point anywhere: prefetch never faults */
+		__builtin_prefetch(&slots[home(addr, cap)], 1);
 }
 
 int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flags)
@@ -148,16 +181,17 @@ int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flag
 	if (LA_UNLIKELY(size >= HUGE_SIZE))
 		huge_set(addr, size);
 	la_lock(&sh->lock);
-	if ((sh->count + 1) * 5 > sh->cap * 4 && grow_locked(sh) < 0 && sh->count + 1 >= sh->cap) {
+	if (full(sh->count + 1, sh->cap) && grow_locked(sh) < 0 && sh->count + 1 >= sh->cap) {
 		rc = -1;
 	} else {
-		long i = find_locked(sh, addr);
-		if (i >= 0) { /* the allocator reused an address we missed the free of */
-			sh->slots[i] = s;
-		} else {
-			place(sh->slots, sh->cap, &s);
-			sh->count++;
-		}
+		/* one walk: to addr (the allocator reused an address whose free we
+		 * missed: overwrite) or to the first empty slot, its place */
+		size_t cap = sh->cap, i = home(addr, cap);
+		uint64_t k;
+		while ((k = sh->slots[i].key) != 0 && (k & ADDR_MASK) != addr)
+			i = next(i, cap);
+		sh->count += k == 0;
+		sh->slots[i] = s;
 	}
 	la_unlock(&sh->lock);
 	return rc;
@@ -166,6 +200,7 @@ int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flag
 int la_table_remove(uintptr_t addr, struct la_block *out)
 {
 	struct shard *sh = shard_of(addr);
+	la_table_prefetch(addr); /* the slot's miss overlaps the lock's exchange */
 	la_lock(&sh->lock);
 	long i = find_locked(sh, addr);
 	if (i >= 0) {
