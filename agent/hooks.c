@@ -169,21 +169,31 @@ static uint32_t current_stack(void)
 }
 
 
+/* A free the table does not match: an unknown block or the wrong family.
+ * Rare, so it may unwind and intern (which can touch errno). */
+static void __attribute__((noinline)) free_finding(void *p, int fam, int found,
+						   const struct la_block *b)
+{
+	int saved = errno;
+	if (!found)
+		la_findings_add('v', '-', la_fam_letter[fam], 0, current_stack(), (uintptr_t)p, 0);
+	else
+		la_findings_add('m', la_fam_letter[b->flags & LA_F_FAMILY], la_fam_letter[fam], b->stack,
+				current_stack(), (uintptr_t)p, b->size);
+	errno = saved;
+}
+
 /* Forget p before the real free, so the address cannot be handed out again
- * and inserted by another thread in between. Records wrong-family and
- * unknown frees as findings. */
+ * and inserted by another thread in between. Cost: one shard lock and the
+ * slot's run; nothing here touches errno (la_lock_slow keeps it). */
 static void __attribute__((noinline)) untrack(void *p, int fam)
 {
 	struct la_block b;
-	int saved = errno;
 	la_guard++;
-	if (!la_table_remove((uintptr_t)p, &b))
-		la_findings_add('v', '-', la_fam_letter[fam], 0, current_stack(), (uintptr_t)p, 0);
-	else if ((b.flags & LA_F_FAMILY) != fam)
-		la_findings_add('m', la_fam_letter[b.flags & LA_F_FAMILY], la_fam_letter[fam], b.stack,
-				current_stack(), (uintptr_t)p, b.size);
+	int found = la_table_remove((uintptr_t)p, &b);
+	if (LA_UNLIKELY(!found || (b.flags & LA_F_FAMILY) != fam))
+		free_finding(p, fam, found, &b);
 	la_unguard();
-	errno = saved;
 }
 
 static inline void release(void *p, int fam)
