@@ -92,26 +92,45 @@ static inline void la_unlock(la_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC
 static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
 
 /* --- capture.c: the stack of the current allocation ----------------------- */
-/* A hook expands la_capture inline, so libunwind walks exactly the frames the
- * bare shim walks: the hook's own frame, then the program's. The agent's
- * frames at the top (the hook; realloc(NULL) calling malloc) are dropped by
- * address range. Takes no lock of ours. */
+/* A hook expands la_capture inline, so the walk starts in the hook's own
+ * frame and covers exactly the frames the bare shim's unw_backtrace does: the
+ * hook's, then the program's. The agent's frames at the top (the hook;
+ * realloc(NULL) calling malloc) are dropped by address range. */
 int unw_backtrace(void **buffer, int size); /* libunwind, no header needed */
 extern uintptr_t la_self_text_lo;            /* the agent's own text */
 extern uintptr_t la_self_text_hi;
 #define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */
 #define LA_CAPTURE_SLACK 2 /* agent frames that capture expects above the program's */
+/* Walks up to max frames from the register state (ip, sp, bp) of a frame of
+ * the calling thread that is still live, with cached unwind rules; pcs[0] is
+ * ip. Returns -1 when some frame needs more than this walker knows (the
+ * caller then uses unw_backtrace, which gives the same frames). Takes no
+ * lock of ours, except a try-lock when a rule is new. */
+int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp);
 /* Fills pcs[0..max) with up to max program frames, however many agent frames
  * are on top and whatever max (up to LA_MAX_DEPTH): for findings, depths
  * beyond LA_CAPTURE_FAST, and a cut inline capture. */
 int la_capture_deep(uintptr_t *pcs, int max);
+#ifdef LA_CAPTURE_VERIFY
+void la_capture_verify(const uintptr_t *pcs, int n, int max); /* warns on a difference */
+#endif
 /* Unwinds up to max program frames (max <= LA_CAPTURE_FAST) into pcs, which
  * has room for LA_CAPTURE_FAST + LA_CAPTURE_SLACK entries; they start at
- * pcs[*first]. Returns their number. Cost: the unwind plus one range check
+ * pcs[*first]. Returns their number. Cost: the walk plus one range check
  * per agent frame; more agent frames than the slack take la_capture_deep. */
 static inline __attribute__((always_inline)) int la_capture(uintptr_t *pcs, int max, int *first)
 {
-	int n = unw_backtrace((void **)pcs, max + LA_CAPTURE_SLACK);
+	uintptr_t ip, sp, bp;
+	/* this very instruction's state: CFI describes it exactly */
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			 : "=&r"(ip), "=&r"(sp), "=&r"(bp));
+	int n = la_unwind(pcs, max + LA_CAPTURE_SLACK, ip, sp, bp);
+	if (LA_UNLIKELY(n < 0))
+		n = unw_backtrace((void **)pcs, max + LA_CAPTURE_SLACK);
+#ifdef LA_CAPTURE_VERIFY /* a test build: every walk checked against libunwind */
+	else
+		la_capture_verify(pcs, n, max + LA_CAPTURE_SLACK);
+#endif
 	int skip = 0;
 
 	while (skip < n && pcs[skip] >= la_self_text_lo && pcs[skip] < la_self_text_hi)
@@ -124,7 +143,7 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *pcs, int 
 	return n - skip < max ? n - skip : max;
 }
 void la_capture_init(void);
-void la_capture_flush(void); /* after dlclose: forget cached unwind info */
+void la_capture_flush(void); /* after dlclose: forget cached unwind rules */
 
 /* --- depot.c: each distinct stack stored once, named by a 32-bit id ------- */
 /*   entry:  +--------+--------+------------------------+

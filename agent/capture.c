@@ -1,20 +1,533 @@
-/* capture.c: the stack of the current allocation, through libunwind's
- * unw_backtrace (about 8 ns a frame, no syscall, no malloc once warm). The
- * hot capture is la_capture, inline in agent.h so that it runs in the hook's
- * own frame; this file holds the deep fallback and the unwinder's set-up.
+/* capture.c: the stack of the current allocation. The hot path walks the
+ * frames itself with the program's own unwind tables (.eh_frame), turned
+ * once per return address into a rule kept in a lock-free cache: about the
+ * cost of libunwind's unw_backtrace, without its per-frame overhead. Any frame
+ * the walker does not fully understand sends the whole capture to
+ * unw_backtrace, so stacks stay what libunwind would give.
  */
+#define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <libunwind.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "agent.h"
 
 uintptr_t la_self_text_lo, la_self_text_hi;
 
+/* --- rules: how to find a frame's caller ------------------------------------
+ * One 64-bit word per code address (the address of the call instruction for
+ * a return address, the exact pc for the first frame):
+ *   | flags (8) | ra off/8 (8) | rbp off/8 (8) | unused (8) | cfa off (32) |
+ * CFA = (RBP if R_CFA_RBP else RSP) + cfa off; the return address is at
+ * CFA + ra off; the caller's RBP at CFA + rbp off when R_RBP_SAVED, else
+ * unchanged; the caller's RSP is the CFA (the x86-64 ABI). */
+#define R_VALID 0x01
+#define R_CFA_RBP 0x02
+#define R_RBP_SAVED 0x04
+#define R_END 0x08  /* return address undefined: the outermost frame */
+#define R_SLOW 0x10 /* beyond this walker: let libunwind do the capture */
+
+static inline uint64_t rule_make(int flags, int32_t cfa_off, int rbp_off, int ra_off)
+{
+	return (uint64_t)(uint8_t)flags << 56 | (uint64_t)(uint8_t)(int8_t)(ra_off / 8) << 48 |
+	       (uint64_t)(uint8_t)(int8_t)(rbp_off / 8) << 40 | (uint32_t)cfa_off;
+}
+#define RULE_FLAGS(r) ((int)((r) >> 56))
+#define RULE_RA(r) ((intptr_t)(int8_t)((r) >> 48) * 8)
+#define RULE_RBP(r) ((intptr_t)(int8_t)((r) >> 40) * 8)
+#define RULE_CFA(r) ((intptr_t)(int32_t)(r))
+
+/* --- reading .eh_frame_hdr and .eh_frame (DWARF CFI, GCC's encoding) -------- */
+
+struct rd {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static uint64_t uleb(struct rd *r)
+{
+	uint64_t v = 0;
+	for (int shift = 0; r->p < r->end && shift < 64; shift += 7) {
+		uint8_t b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static int64_t sleb(struct rd *r)
+{
+	int64_t v = 0;
+	int shift = 0;
+	uint8_t b;
+	do {
+		if (r->p >= r->end || shift >= 64) {
+			r->bad = 1;
+			return 0;
+		}
+		b = *r->p++;
+		v |= (int64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	if (shift < 64 && (b & 0x40))
+		v |= -((int64_t)1 << shift);
+	return v;
+}
+
+static uint64_t fixed(struct rd *r, int size)
+{
+	uint64_t v = 0;
+	if (r->p + size > r->end) {
+		r->bad = 1;
+		return 0;
+	}
+	memcpy(&v, r->p, (size_t)size); /* little-endian */
+	r->p += size;
+	return v;
+}
+
+/* A pointer in DW_EH_PE encoding enc; pc-relative against the field itself,
+ * data-relative against dbase. Unsupported encodings mark the reader bad. */
+static uintptr_t encoded(struct rd *r, uint8_t enc, uintptr_t dbase)
+{
+	uintptr_t at = (uintptr_t)r->p, v;
+	if (enc == 0xff)
+		return 0; /* omitted */
+	switch (enc & 0x0f) {
+	case 0x00: v = (uintptr_t)fixed(r, 8); break;
+	case 0x01: v = (uintptr_t)uleb(r); break;
+	case 0x02: v = (uintptr_t)(uint16_t)fixed(r, 2); break;
+	case 0x03: v = (uintptr_t)(uint32_t)fixed(r, 4); break;
+	case 0x04: v = (uintptr_t)fixed(r, 8); break;
+	case 0x09: v = (uintptr_t)sleb(r); break;
+	case 0x0a: v = (uintptr_t)(intptr_t)(int16_t)fixed(r, 2); break;
+	case 0x0b: v = (uintptr_t)(intptr_t)(int32_t)fixed(r, 4); break;
+	case 0x0c: v = (uintptr_t)fixed(r, 8); break;
+	default: r->bad = 1; return 0;
+	}
+	switch (enc & 0x70) {
+	case 0x00: break;
+	case 0x10: v += at; break;
+	case 0x30: v += dbase; break;
+	default: r->bad = 1; return 0;
+	}
+	if (enc & 0x80) /* indirect */
+		v = *(const uintptr_t *)v;
+	return v;
+}
+
+/* The CFA rule and the two register rules the walker follows. */
+struct cfi_state {
+	int cfa_reg;       /* DWARF 7 rsp, 6 rbp */
+	int64_t cfa_off;
+	int rbp_saved, ra_saved, ra_undef, slow;
+	int64_t rbp_off, ra_off;
+};
+
+enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
+
+static void set_offset(struct cfi_state *s, uint64_t reg, int64_t off)
+{
+	if (reg == DW_RBP) {
+		s->rbp_saved = 1;
+		s->rbp_off = off;
+	} else if (reg == DW_RA) {
+		s->ra_saved = 1;
+		s->ra_undef = 0;
+		s->ra_off = off;
+	} else if (reg == DW_RSP) {
+		s->slow = 1;
+	}
+}
+
+/* Any rule other than "saved at CFA + n" for rbp, rsp or the return address. */
+static void set_other(struct cfi_state *s, uint64_t reg)
+{
+	if (reg == DW_RBP || reg == DW_RSP || reg == DW_RA)
+		s->slow = 1;
+}
+
+/* Runs CFA instructions from loc until the address passes target (target 0:
+ * all of them, for a CIE). init holds the CIE's state for DW_CFA_restore. */
+static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *init, uintptr_t loc,
+		    uintptr_t target, uint64_t code_align, int64_t data_align)
+{
+	struct cfi_state stack[8];
+	int depth = 0;
+
+	while (r->p < r->end && !r->bad && !s->slow) {
+		uint8_t op = *r->p++;
+		uint64_t reg, delta = 0;
+		switch (op & 0xc0) {
+		case 0x40: delta = (op & 0x3f) * code_align; goto advance;
+		case 0x80: set_offset(s, op & 0x3f, (int64_t)uleb(r) * data_align); continue;
+		case 0xc0:
+			reg = op & 0x3f;
+			goto restore;
+		}
+		switch (op) {
+		case 0x00: continue; /* nop */
+		case 0x02: delta = fixed(r, 1) * code_align; goto advance;
+		case 0x03: delta = fixed(r, 2) * code_align; goto advance;
+		case 0x04: delta = fixed(r, 4) * code_align; goto advance;
+		case 0x05: reg = uleb(r); set_offset(s, reg, (int64_t)uleb(r) * data_align); continue;
+		case 0x06: reg = uleb(r); goto restore;
+		case 0x07: /* undefined */
+			reg = uleb(r);
+			if (reg == DW_RA && !r->bad) {
+				s->ra_undef = 1;
+				s->ra_saved = 0;
+			} else {
+				set_other(s, reg);
+			}
+			continue;
+		case 0x08: /* same value */
+			reg = uleb(r);
+			if (reg == DW_RBP)
+				s->rbp_saved = 0;
+			else
+				set_other(s, reg);
+			continue;
+		case 0x09: set_other(s, uleb(r)); set_other(s, uleb(r)); continue; /* register */
+		case 0x0a:
+			if (depth == 8)
+				s->slow = 1;
+			else
+				stack[depth++] = *s;
+			continue;
+		case 0x0b:
+			if (depth == 0)
+				s->slow = 1;
+			else
+				*s = stack[--depth];
+			continue;
+		case 0x0c: s->cfa_reg = (int)uleb(r); s->cfa_off = (int64_t)uleb(r); continue;
+		case 0x0d: s->cfa_reg = (int)uleb(r); continue;
+		case 0x0e: s->cfa_off = (int64_t)uleb(r); continue;
+		case 0x10: /* expression */
+		case 0x16: /* val_expression */
+			set_other(s, uleb(r));
+			delta = uleb(r);
+			if (r->p + delta > r->end)
+				r->bad = 1;
+			else
+				r->p += delta;
+			continue;
+		case 0x11: reg = uleb(r); set_offset(s, reg, sleb(r) * data_align); continue;
+		case 0x12: s->cfa_reg = (int)uleb(r); s->cfa_off = sleb(r) * data_align; continue;
+		case 0x13: s->cfa_off = sleb(r) * data_align; continue;
+		case 0x2e: uleb(r); continue; /* GNU_args_size */
+		default: s->slow = 1; continue; /* def_cfa_expression, val_offset, ... */
+		}
+	advance:
+		loc += delta;
+		if (target && loc > target)
+			return;
+		continue;
+	restore:
+		if (reg == DW_RBP) {
+			s->rbp_saved = init->rbp_saved;
+			s->rbp_off = init->rbp_off;
+		} else if (reg == DW_RA) {
+			s->ra_saved = init->ra_saved;
+			s->ra_undef = init->ra_undef;
+			s->ra_off = init->ra_off;
+		} else {
+			set_other(s, reg);
+		}
+	}
+	if (r->bad)
+		s->slow = 1;
+}
+
+/* The rule for code address pc (already the call instruction's address for a
+ * return address). Needs no lock; reads only the object's mapped tables. */
+static uint64_t rule_compute(uintptr_t pc)
+{
+	struct dl_find_object fo;
+	const uint64_t slow = rule_make(R_VALID | R_SLOW, 0, 0, 0);
+
+	if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame)
+		return slow;
+	const uint8_t *hdr = fo.dlfo_eh_frame;
+	struct rd r = { hdr + 4, hdr + 4 + 64, 0 };
+	if (hdr[0] != 1 || hdr[3] != 0x3b) /* version 1, table: datarel sdata4 */
+		return slow;
+	encoded(&r, hdr[1], (uintptr_t)hdr); /* eh_frame_ptr */
+	uint64_t count = encoded(&r, hdr[2], (uintptr_t)hdr);
+	if (r.bad || count == 0)
+		return slow;
+	const int32_t *table = (const int32_t *)r.p;
+	size_t lo = 0, hi = count; /* last entry with initial location <= pc */
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if ((uintptr_t)hdr + (intptr_t)table[2 * mid] <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const uint8_t *fde = hdr + table[2 * lo + 1];
+
+	/* the FDE and its CIE */
+	uint32_t len = (uint32_t)fixed(&(struct rd){ fde, fde + 4, 0 }, 4);
+	if (len == 0 || len == 0xffffffffu)
+		return slow;
+	const uint8_t *cie = fde + 4 - (uint32_t)fixed(&(struct rd){ fde + 4, fde + 8, 0 }, 4);
+	uint32_t clen = (uint32_t)fixed(&(struct rd){ cie, cie + 4, 0 }, 4);
+	if (clen == 0 || clen == 0xffffffffu || cie[4] | cie[5] | cie[6] | cie[7])
+		return slow;
+	struct rd c = { cie + 9, cie + 4 + clen, 0 };
+	const char *aug = (const char *)c.p;
+	if (cie[8] != 1 && cie[8] != 3)
+		return slow;
+	c.p += strnlen(aug, (size_t)(c.end - c.p)) + 1;
+	uint64_t code_align = uleb(&c);
+	int64_t data_align = sleb(&c);
+	uint64_t ra_reg = cie[8] == 1 ? fixed(&c, 1) : uleb(&c);
+	uint8_t fde_enc = 0;
+	int has_z = aug[0] == 'z';
+	if (has_z) {
+		uint64_t alen = uleb(&c);
+		const uint8_t *after = c.p + alen;
+		for (const char *a = aug + 1; *a && !c.bad; a++) {
+			if (*a == 'R')
+				fde_enc = (uint8_t)fixed(&c, 1);
+			else if (*a == 'P')
+				encoded(&c, (uint8_t)fixed(&c, 1) & 0x7f, 0); /* skip, never deref */
+			else if (*a == 'L')
+				fixed(&c, 1);
+			else
+				return slow; /* 'S' signal frame and anything unknown */
+		}
+		c.p = after;
+	} else if (aug[0]) {
+		return slow;
+	}
+	if (c.bad || c.p > c.end || ra_reg != DW_RA)
+		return slow;
+
+	struct rd f = { fde + 8, fde + 4 + len, 0 };
+	uintptr_t start = encoded(&f, fde_enc, 0);
+	uintptr_t range = encoded(&f, fde_enc & 0x0f, 0);
+	if (has_z) {
+		uint64_t alen = uleb(&f);
+		f.p += alen;
+	}
+	if (f.bad || f.p > f.end || pc < start || pc - start >= range)
+		return slow; /* no FDE covers pc */
+
+	struct cfi_state s = { 0 }, init;
+	s.cfa_reg = DW_RSP;
+	cfi_run(&c, &s, &s, 0, 0, code_align, data_align);
+	init = s;
+	cfi_run(&f, &s, &init, start, pc, code_align, data_align);
+
+	if (s.slow || (s.cfa_reg != DW_RSP && s.cfa_reg != DW_RBP) || s.cfa_off != (int32_t)s.cfa_off)
+		return slow;
+	if (s.ra_undef)
+		return rule_make(R_VALID | R_END, 0, 0, 0);
+	if (!s.ra_saved || s.ra_off % 8 || s.ra_off / 8 != (int8_t)(s.ra_off / 8) ||
+	    s.rbp_off % 8 || s.rbp_off / 8 != (int8_t)(s.rbp_off / 8))
+		return slow;
+	return rule_make(R_VALID | (s.cfa_reg == DW_RBP ? R_CFA_RBP : 0) |
+				 (s.rbp_saved ? R_RBP_SAVED : 0),
+			 (int32_t)s.cfa_off, (int)s.rbp_off, (int)s.ra_off);
+}
+
+/* --- the rule cache ----------------------------------------------------------
+ * Open addressing, key = code address, value = rule; an entry is written
+ * once (value, then key with release) and only ever cleared whole by
+ * la_capture_flush, so readers take no lock. Grown by four at half full; an outgrown array stays mapped for
+ * readers still in it. Inserts take a try-lock: a thread that finds it busy
+ * lets libunwind do this one capture instead of waiting. */
+struct cache {
+	size_t mask, used;
+	struct { uint64_t key, rule; } e[];
+};
+
+static struct cache *cache;
+static la_lock_t cache_lock;
+
+/* The key is read again after the rule: la_capture_flush may clear a slot
+ * and an insert reuse it between the two reads. */
+static inline uint64_t cache_get(const struct cache *c, uintptr_t pc)
+{
+	for (size_t i = (pc * 0x9e3779b97f4a7c15ull) >> 40 & c->mask;; i = (i + 1) & c->mask) {
+		uint64_t k = __atomic_load_n(&c->e[i].key, __ATOMIC_ACQUIRE);
+		if (k == pc) {
+			uint64_t rule = __atomic_load_n(&c->e[i].rule, __ATOMIC_ACQUIRE);
+			return __atomic_load_n(&c->e[i].key, __ATOMIC_RELAXED) == pc ? rule : 0;
+		}
+		if (k == 0)
+			return 0;
+	}
+}
+
+static void cache_put_locked(struct cache *c, uintptr_t pc, uint64_t rule)
+{
+	size_t i = (pc * 0x9e3779b97f4a7c15ull) >> 40 & c->mask;
+	while (c->e[i].key)
+		i = (i + 1) & c->mask;
+	__atomic_store_n(&c->e[i].rule, rule, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->e[i].key, pc, __ATOMIC_RELEASE);
+	c->used++;
+}
+
+static struct cache *cache_new(size_t cap)
+{
+	struct cache *c = la_map(sizeof(*c) + cap * sizeof(c->e[0]));
+	if (c)
+		c->mask = cap - 1;
+	return c;
+}
+
+/* Slow path of a walk: compute the rule and publish it. 0 when the cache
+ * lock is busy or memory ran out (the caller falls back to libunwind). */
+static uint64_t __attribute__((noinline)) rule_miss(uintptr_t pc)
+{
+	if (__atomic_exchange_n(&cache_lock.v, 1, __ATOMIC_ACQUIRE) != 0)
+		return 0;
+	struct cache *c = cache;
+	uint64_t rule = c ? cache_get(c, pc) : 0;
+	if (!rule) {
+		rule = rule_compute(pc);
+		if (!c || (c->used + 1) * 2 > c->mask + 1) {
+			struct cache *nc = cache_new(c ? (c->mask + 1) * 4 : 1024);
+			if (nc && c)
+				for (size_t i = 0; i <= c->mask; i++)
+					if (c->e[i].key)
+						cache_put_locked(nc, c->e[i].key, c->e[i].rule);
+			if (nc)
+				__atomic_store_n(&cache, nc, __ATOMIC_RELEASE);
+			c = nc;
+		}
+		if (c)
+			cache_put_locked(c, pc, rule);
+	}
+	la_unlock(&cache_lock);
+	return rule;
+}
+
+/* --- the walk ----------------------------------------------------------------
+ * A walk is a pure function of its start (ip, sp, bp), the rules and the
+ * words it reads from the stack. Each thread keeps its last walk: the start,
+ * every address read with the word found there, and the result. A capture
+ * from the same start whose words all still hold the remembered values
+ * would walk the same frames, so it takes the result after a few independent
+ * loads instead of a chain of dependent ones (loops allocating from one
+ * place hit this nearly always). Reads are checked in walk order, so no
+ * address is touched that the walk itself would not touch. */
+#define MEMO_FRAMES (LA_CAPTURE_FAST + LA_CAPTURE_SLACK)
+struct memo {
+	uintptr_t ip, sp, bp;
+	unsigned gen;
+	int max, n, nreads; /* n 0: nothing remembered */
+	int bp_used;        /* the start's bp mattered (else any bp walks alike) */
+	uintptr_t addr[2 * MEMO_FRAMES], word[2 * MEMO_FRAMES];
+	uintptr_t pcs[MEMO_FRAMES];
+};
+static LA_TLS struct memo memo;
+static unsigned flush_gen; /* bumped by la_capture_flush: rules changed */
+
+/* Records a word the walk depends on. A saved rbp is recorded only once a
+ * later frame's CFA is computed from it: code that keeps a loop variable in
+ * rbp would otherwise defeat the memo for nothing. */
+static inline void depend(struct memo *m, uintptr_t at, uintptr_t w)
+{
+	m->addr[m->nreads] = at;
+	m->word[m->nreads++] = w;
+}
+
+static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp, struct memo *m)
+{
+	const struct cache *c = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
+	uintptr_t key = ip, bp_at = 0; /* where bp was read from; 0: the start's */
+	int n = 0, bp_needed = 1;      /* the current bp is recorded or irrelevant */
+
+	m->nreads = 0;
+	m->bp_used = 0;
+	pcs[n++] = ip;
+	while (n < max) {
+		uint64_t rule = c ? cache_get(c, key) : 0;
+		if (LA_UNLIKELY(!rule)) {
+			rule = rule_miss(key);
+			c = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
+		}
+		int flags = RULE_FLAGS(rule);
+		if (LA_UNLIKELY(!(flags & R_VALID) || (flags & R_SLOW)))
+			return -1;
+		if (flags & R_END)
+			break;
+		if ((flags & R_CFA_RBP) && bp_needed) {
+			if (bp_at)
+				depend(m, bp_at, bp);
+			else
+				m->bp_used = 1;
+			bp_needed = 0;
+		}
+		uintptr_t cfa = (flags & R_CFA_RBP ? bp : sp) + (uintptr_t)RULE_CFA(rule);
+		uintptr_t ra_at = cfa + (uintptr_t)RULE_RA(rule);
+		uintptr_t ra = *(const uintptr_t *)ra_at;
+		depend(m, ra_at, ra);
+		if (flags & R_RBP_SAVED) {
+			bp_at = cfa + (uintptr_t)RULE_RBP(rule);
+			bp = *(const uintptr_t *)bp_at;
+			bp_needed = 1;
+		}
+		sp = cfa;
+		if (LA_UNLIKELY(ra == 0))
+			return -1; /* a chain libunwind ends its own way */
+		pcs[n++] = ra;
+		key = ra - 1; /* the call instruction: its frame's state */
+	}
+	return n;
+}
+
+int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp)
+{
+	struct memo *m = &memo;
+	unsigned gen = __atomic_load_n(&flush_gen, __ATOMIC_ACQUIRE);
+
+	if (m->n && m->ip == ip && m->sp == sp && (m->bp == bp || !m->bp_used) && m->max == max &&
+	    m->gen == gen) {
+		int i = 0;
+		while (i < m->nreads && *(const uintptr_t *)m->addr[i] == m->word[i])
+			i++;
+		if (i == m->nreads) {
+			memcpy(pcs, m->pcs, sizeof(*pcs) * (size_t)m->n);
+			return m->n;
+		}
+	}
+	m->n = 0;
+	if (max > MEMO_FRAMES)
+		return -1;
+	int n = walk(pcs, max, ip, sp, bp, m);
+	if (n > 0) {
+		m->ip = ip;
+		m->sp = sp;
+		m->bp = bp;
+		m->max = max;
+		m->gen = gen;
+		memcpy(m->pcs, pcs, sizeof(*pcs) * (size_t)n);
+		m->n = n;
+	}
+	return n;
+}
+
+static void cache_after_fork(void)
+{
+	la_lock_init(&cache_lock); /* its holder, if any, is not in the child */
+}
+
 void la_capture_init(void)
 {
 	/* Per-thread caching where libunwind was built with it; harmless otherwise. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	pthread_atfork(NULL, NULL, cache_after_fork);
 }
 
 /* Unwinds with room for any number of agent frames on top: whenever the
@@ -37,7 +550,48 @@ int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 	}
 }
 
+#ifdef LA_CAPTURE_VERIFY
+/* Called from the same frame as the walk: libunwind's frames after its first
+ * (the hook, at another instruction) must be the walk's. */
+void __attribute__((noinline)) la_capture_verify(const uintptr_t *pcs, int n, int max)
+{
+	uintptr_t ref[max + 1];
+	int m = unw_backtrace((void **)ref, max + 1) - 1; /* this function's own frame */
+	if (m > max)
+		m = max;
+	int same = m == n;
+	for (int i = 1; same && i < n; i++)
+		same = ref[i + 1] == pcs[i];
+	if (!same) {
+		char a[20], b[20];
+		a[la_fmt_dec(a, (uint64_t)n)] = 0;
+		b[la_fmt_dec(b, (uint64_t)m)] = 0;
+		la_warn("capture differs from libunwind: frames ", a, " vs ", b, NULL);
+		for (int i = 0; i < n || i < m; i++) {
+			char x[20] = "-", y[20] = "-";
+			if (i < n)
+				x[la_fmt_hex(x, pcs[i])] = 0;
+			if (i < m)
+				y[la_fmt_hex(y, ref[i + 1])] = 0;
+			la_warn("  ", x, " ", y, NULL);
+		}
+	}
+}
+#endif
+
+/* After dlclose: an unloaded object's addresses may be reused by the next
+ * one, so every cached rule goes (keys cleared in place; a reader racing
+ * with this misses and recomputes). */
 void la_capture_flush(void)
 {
+	la_lock(&cache_lock);
+	struct cache *c = cache;
+	if (c) {
+		for (size_t i = 0; i <= c->mask; i++)
+			__atomic_store_n(&c->e[i].key, 0, __ATOMIC_RELEASE);
+		c->used = 0;
+	}
+	__atomic_fetch_add(&flush_gen, 1, __ATOMIC_RELEASE);
+	la_unlock(&cache_lock);
 	unw_flush_cache(unw_local_addr_space, 0, 0);
 }
