@@ -102,11 +102,17 @@ extern uintptr_t la_self_text_hi;
 #define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */
 #define LA_CAPTURE_SLACK 2 /* agent frames that capture expects above the program's */
 /* Walks up to max frames from the register state (ip, sp, bp) of a frame of
- * the calling thread that is still live, with cached unwind rules; pcs[0] is
- * ip. Returns -1 when some frame needs more than this walker knows (the
- * caller then uses unw_backtrace, which gives the same frames). Takes no
- * lock of ours, except a try-lock when a rule is new. */
-int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp);
+ * the calling thread that is still live, with cached unwind rules, and sets
+ * *out to the frames (pcs, or the thread's remembered last walk when this one
+ * is provably the same); the first is ip. Returns their number, or -1 when
+ * some frame needs more than this walker knows (the caller then uses
+ * unw_backtrace, which gives the same frames). Takes no lock of ours, except
+ * a try-lock when a rule is new. */
+int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+	      const uintptr_t **out);
+/* Changes whenever this thread's next capture may differ from its last one:
+ * equal across two captures means the same frames (intern's shortcut). */
+extern LA_TLS unsigned la_capture_serial;
 /* Fills pcs[0..max) with up to max program frames, however many agent frames
  * are on top and whatever max (up to LA_MAX_DEPTH): for findings, depths
  * beyond LA_CAPTURE_FAST, and a cut inline capture. */
@@ -114,19 +120,23 @@ int la_capture_deep(uintptr_t *pcs, int max);
 #ifdef LA_CAPTURE_VERIFY
 void la_capture_verify(const uintptr_t *pcs, int n, int max); /* warns on a difference */
 #endif
-/* Unwinds up to max program frames (max <= LA_CAPTURE_FAST) into pcs, which
- * has room for LA_CAPTURE_FAST + LA_CAPTURE_SLACK entries; they start at
- * pcs[*first]. Returns their number. Cost: the walk plus one range check
- * per agent frame; more agent frames than the slack take la_capture_deep. */
-static inline __attribute__((always_inline)) int la_capture(uintptr_t *pcs, int max, int *first)
+/* Unwinds up to max program frames (max <= LA_CAPTURE_FAST) and sets
+ * *frames to the first; buf has room for LA_CAPTURE_FAST + LA_CAPTURE_SLACK
+ * entries. Returns their number. Cost: the walk plus one range check per
+ * agent frame; more agent frames than the slack take la_capture_deep. */
+static inline __attribute__((always_inline)) int la_capture(uintptr_t *buf, int max,
+							    const uintptr_t **frames)
 {
 	uintptr_t ip, sp, bp;
+	const uintptr_t *pcs;
 	/* this very instruction's state: CFI describes it exactly */
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
 			 : "=&r"(ip), "=&r"(sp), "=&r"(bp));
-	int n = la_unwind(pcs, max + LA_CAPTURE_SLACK, ip, sp, bp);
-	if (LA_UNLIKELY(n < 0))
-		n = unw_backtrace((void **)pcs, max + LA_CAPTURE_SLACK);
+	int n = la_unwind(buf, max + LA_CAPTURE_SLACK, ip, sp, bp, &pcs);
+	if (LA_UNLIKELY(n < 0)) {
+		n = unw_backtrace((void **)buf, max + LA_CAPTURE_SLACK);
+		pcs = buf;
+	}
 #ifdef LA_CAPTURE_VERIFY /* a test build: every walk checked against libunwind */
 	else
 		la_capture_verify(pcs, n, max + LA_CAPTURE_SLACK);
@@ -135,10 +145,10 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *pcs, int 
 
 	while (skip < n && pcs[skip] >= la_self_text_lo && pcs[skip] < la_self_text_hi)
 		skip++;
-	*first = skip;
+	*frames = pcs + skip;
 	if (LA_UNLIKELY(n - skip < max && n == max + LA_CAPTURE_SLACK)) {
-		*first = 0; /* the program's frames were cut: unwind again, deeper */
-		return la_capture_deep(pcs, max);
+		*frames = buf; /* the program's frames were cut: unwind again, deeper */
+		return la_capture_deep(buf, max);
 	}
 	return n - skip < max ? n - skip : max;
 }

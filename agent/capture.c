@@ -413,45 +413,105 @@ static uint64_t __attribute__((noinline)) rule_miss(uintptr_t pc)
 }
 
 /* --- the walk ----------------------------------------------------------------
- * A walk is a pure function of its start (ip, sp, bp), the rules and the
- * words it reads from the stack. Each thread keeps its last walk: the start,
- * every address read with the word found there, and the result. A capture
- * from the same start whose words all still hold the remembered values
- * would walk the same frames, so it takes the result after a few independent
- * loads instead of a chain of dependent ones (loops allocating from one
- * place hit this nearly always). Reads are checked in walk order, so no
- * address is touched that the walk itself would not touch. */
+ * From any frame on, a walk is a pure function of that frame's state (code
+ * address, sp and, if some later frame's CFA uses it before it is reloaded,
+ * bp), the rules, and the stack words it reads. Each thread remembers its
+ * last walk: per frame that state, the words read (with the frame whose CFA
+ * located them) and the frames found. When a new walk reaches a frame with
+ * the same state as a remembered one (an allocation from the same place, or
+ * from a new place under the same callers) and every remembered word from
+ * there on still holds its value, the rest of the walk would be the same:
+ * it is copied after a few independent loads instead of a chain of
+ * dependent ones. Words are checked in walk order, so no address is touched
+ * that the walk itself would not touch. */
 #define MEMO_FRAMES (LA_CAPTURE_FAST + LA_CAPTURE_SLACK)
 struct memo {
-	uintptr_t ip, sp, bp;
-	unsigned gen;
-	int max, n, nreads; /* n 0: nothing remembered */
-	int bp_used;        /* the start's bp mattered (else any bp walks alike) */
+	unsigned gen;      /* flush_gen the rules came from */
+	int n, nreads;     /* n 0: nothing remembered */
+	int complete;      /* ended at the outermost frame, not at max */
+	int bp0;           /* the walk depends on the bp it started with */
+	uintptr_t sp[MEMO_FRAMES], key[MEMO_FRAMES], bp[MEMO_FRAMES];
+	uint8_t flags[MEMO_FRAMES]; /* rule flags, for frames whose rule was used */
 	uintptr_t addr[2 * MEMO_FRAMES], word[2 * MEMO_FRAMES];
+	uint8_t owner[2 * MEMO_FRAMES];
 	uintptr_t pcs[MEMO_FRAMES];
 };
-static LA_TLS struct memo memo;
-static unsigned flush_gen; /* bumped by la_capture_flush: rules changed */
+static LA_TLS struct memo memos[2]; /* the last walk and the one being made */
+static LA_TLS int memo_cur;
+static unsigned flush_gen;          /* bumped by la_capture_flush: rules changed */
+LA_TLS unsigned la_capture_serial;
 
-/* Records a word the walk depends on. A saved rbp is recorded only once a
- * later frame's CFA is computed from it: code that keeps a loop variable in
- * rbp would otherwise defeat the memo for nothing. */
-static inline void depend(struct memo *m, uintptr_t at, uintptr_t w)
+static inline void depend(struct memo *m, uintptr_t at, uintptr_t w, int owner)
 {
 	m->addr[m->nreads] = at;
-	m->word[m->nreads++] = w;
+	m->word[m->nreads] = w;
+	m->owner[m->nreads++] = (uint8_t)owner;
 }
 
-static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp, struct memo *m)
+/* Does the remembered walk from frame i on depend on the bp it starts with? */
+static int needs_bp(const struct memo *o, int i)
+{
+	for (int last = o->complete ? o->n : o->n - 1; i < last; i++) {
+		if (o->flags[i] & R_CFA_RBP)
+			return 1;
+		if (o->flags[i] & R_RBP_SAVED)
+			return 0;
+	}
+	return 0;
+}
+
+/* Can new frame j (state sp, key, bp) take the rest of old walk o from its
+ * frame i? Checks o's words from frame i on. */
+static int suffix_holds(const struct memo *o, int i, int j, int max, uintptr_t bp)
+{
+	if (!o->complete && o->n - i < max - j)
+		return 0; /* o was cut before the new walk would be */
+	if (o->bp[i] != bp && needs_bp(o, i))
+		return 0;
+	for (int r = 0; r < o->nreads; r++)
+		if (o->owner[r] >= i && *(const uintptr_t *)o->addr[r] != o->word[r])
+			return 0;
+	return 1;
+}
+
+/* Walks into pcs and m; o is the last walk (o->n 0 if none). */
+static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp, struct memo *m,
+		const struct memo *o)
 {
 	const struct cache *c = __atomic_load_n(&cache, __ATOMIC_ACQUIRE);
-	uintptr_t key = ip, bp_at = 0; /* where bp was read from; 0: the start's */
-	int n = 0, bp_needed = 1;      /* the current bp is recorded or irrelevant */
+	uintptr_t key = ip, bp_at = 0; /* where bp was read; 0: the start's */
+	int n = 0, bp_owner = 0, bp_pending = 0, i = 0;
 
 	m->nreads = 0;
-	m->bp_used = 0;
+	m->complete = 0;
 	pcs[n++] = ip;
-	while (n < max) {
+	for (;;) {
+		int j = n - 1; /* the frame of pcs[j], state (key, sp, bp) */
+		m->sp[j] = sp;
+		m->key[j] = key;
+		m->bp[j] = bp;
+		while (i < o->n && o->sp[i] < sp)
+			i++;
+		if (i < o->n && o->sp[i] == sp && o->key[i] == key && suffix_holds(o, i, j, max, bp)) {
+			if (bp_pending && needs_bp(o, i))
+				depend(m, bp_at, bp, bp_owner);
+			int k = o->n - i < max - j ? o->n - i : max - j;
+			for (int f = 1; f < k; f++) {
+				pcs[j + f] = o->pcs[i + f];
+				m->sp[j + f] = o->sp[i + f];
+				m->key[j + f] = o->key[i + f];
+				m->bp[j + f] = o->bp[i + f];
+			}
+			for (int f = 0; f < k; f++)
+				m->flags[j + f] = o->flags[i + f];
+			for (int r = 0; r < o->nreads; r++)
+				if (o->owner[r] >= i)
+					depend(m, o->addr[r], o->word[r], o->owner[r] - i + j);
+			m->complete = o->complete && o->n - i <= max - j;
+			return j + k;
+		}
+		if (n == max)
+			return n;
 		uint64_t rule = c ? cache_get(c, key) : 0;
 		if (LA_UNLIKELY(!rule)) {
 			rule = rule_miss(key);
@@ -460,23 +520,24 @@ static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t b
 		int flags = RULE_FLAGS(rule);
 		if (LA_UNLIKELY(!(flags & R_VALID) || (flags & R_SLOW)))
 			return -1;
-		if (flags & R_END)
-			break;
-		if ((flags & R_CFA_RBP) && bp_needed) {
-			if (bp_at)
-				depend(m, bp_at, bp);
-			else
-				m->bp_used = 1;
-			bp_needed = 0;
+		m->flags[j] = (uint8_t)flags;
+		if (flags & R_END) {
+			m->complete = 1;
+			return n;
+		}
+		if ((flags & R_CFA_RBP) && bp_pending) {
+			depend(m, bp_at, bp, bp_owner); /* the saved rbp matters after all */
+			bp_pending = 0;
 		}
 		uintptr_t cfa = (flags & R_CFA_RBP ? bp : sp) + (uintptr_t)RULE_CFA(rule);
 		uintptr_t ra_at = cfa + (uintptr_t)RULE_RA(rule);
 		uintptr_t ra = *(const uintptr_t *)ra_at;
-		depend(m, ra_at, ra);
+		depend(m, ra_at, ra, j);
 		if (flags & R_RBP_SAVED) {
 			bp_at = cfa + (uintptr_t)RULE_RBP(rule);
 			bp = *(const uintptr_t *)bp_at;
-			bp_needed = 1;
+			bp_owner = j;
+			bp_pending = 1;
 		}
 		sp = cfa;
 		if (LA_UNLIKELY(ra == 0))
@@ -484,36 +545,39 @@ static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t b
 		pcs[n++] = ra;
 		key = ra - 1; /* the call instruction: its frame's state */
 	}
-	return n;
 }
 
-int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp)
+int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+	      const uintptr_t **out)
 {
-	struct memo *m = &memo;
+	static const struct memo none;
 	unsigned gen = __atomic_load_n(&flush_gen, __ATOMIC_ACQUIRE);
+	struct memo *o = &memos[memo_cur], *m = &memos[!memo_cur];
 
-	if (m->n && m->ip == ip && m->sp == sp && (m->bp == bp || !m->bp_used) && m->max == max &&
-	    m->gen == gen) {
-		int i = 0;
-		while (i < m->nreads && *(const uintptr_t *)m->addr[i] == m->word[i])
-			i++;
-		if (i == m->nreads) {
-			memcpy(pcs, m->pcs, sizeof(*pcs) * (size_t)m->n);
-			return m->n;
+	*out = pcs;
+	if (max > MEMO_FRAMES) {
+		la_capture_serial++;
+		return -1;
+	}
+	if (o->n && o->gen == gen && o->key[0] == ip && o->sp[0] == sp && (o->bp[0] == bp || !o->bp0) &&
+	    (o->complete ? o->n <= max : o->n == max)) {
+		int r = 0; /* the same place as last time: the whole walk holds? */
+		while (r < o->nreads && *(const uintptr_t *)o->addr[r] == o->word[r])
+			r++;
+		if (r == o->nreads) {
+			*out = o->pcs; /* read in place: no copy, no store to forward */
+			return o->n;
 		}
 	}
-	m->n = 0;
-	if (max > MEMO_FRAMES)
-		return -1;
-	int n = walk(pcs, max, ip, sp, bp, m);
+	la_capture_serial++;
+	*out = pcs;
+	int n = walk(pcs, max, ip, sp, bp, m, o->n && o->gen == gen ? o : &none);
 	if (n > 0) {
-		m->ip = ip;
-		m->sp = sp;
-		m->bp = bp;
-		m->max = max;
-		m->gen = gen;
 		memcpy(m->pcs, pcs, sizeof(*pcs) * (size_t)n);
 		m->n = n;
+		m->gen = gen;
+		m->bp0 = needs_bp(m, 0);
+		memo_cur = !memo_cur;
 	}
 	return n;
 }
@@ -535,6 +599,7 @@ void la_capture_init(void)
  * the slack. Costs one more unwound frame than la_capture (this one). */
 int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 {
+	la_capture_serial++;
 	for (int slack = 16;; slack *= 2) {
 		uintptr_t buf[max + slack];
 		int n = unw_backtrace((void **)buf, max + slack);

@@ -104,21 +104,28 @@ static inline int starting(void)
 static LA_TLS uintptr_t last_pcs[LAST_MAX];
 static LA_TLS int last_n;
 static LA_TLS uint32_t last_id;
+static LA_TLS unsigned last_serial; /* la_capture_serial when last_id was set */
 
 static uint32_t intern(const uintptr_t *pcs, int n)
 {
+	if (last_id && la_capture_serial == last_serial)
+		return last_id; /* the capture said: the same frames as last time */
 	if (n == last_n && last_id) {
 		int i = 0;
 		while (i < n && pcs[i] == last_pcs[i])
 			i++;
-		if (i == n)
+		if (i == n) {
+			last_serial = la_capture_serial;
 			return last_id;
+		}
 	}
 	uint32_t id = la_depot_put(pcs, n);
+	last_id = 0;
 	if (n <= LAST_MAX) {
 		memcpy(last_pcs, pcs, sizeof(*pcs) * (size_t)n);
 		last_n = n;
 		last_id = id;
+		last_serial = la_capture_serial;
 	}
 	return id;
 }
@@ -150,9 +157,10 @@ static inline __attribute__((always_inline)) void *track(void *p, size_t size, i
 		la_guard++;
 		la_table_prefetch((uintptr_t)p);
 		if (LA_LIKELY(la_opt.depth <= LA_CAPTURE_FAST)) {
-			uintptr_t pcs[LA_CAPTURE_FAST + LA_CAPTURE_SLACK];
-			int first, n = la_capture(pcs, (int)la_opt.depth, &first);
-			record(p, size, fam, pcs + first, n);
+			uintptr_t buf[LA_CAPTURE_FAST + LA_CAPTURE_SLACK];
+			const uintptr_t *pcs;
+			int n = la_capture(buf, (int)la_opt.depth, &pcs);
+			record(p, size, fam, pcs, n);
 		} else {
 			record_deep(p, size, fam);
 		}
