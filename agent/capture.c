@@ -504,8 +504,8 @@ static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t b
 			}
 			for (int f = 0; f < k; f++)
 				m->flags[j + f] = o->flags[i + f];
-			for (int r = 0; r < o->nreads; r++)
-				if (o->owner[r] >= i)
+			for (int r = 0; r < o->nreads; r++) /* the kept frames' words */
+				if (o->owner[r] >= i && o->owner[r] < i + k)
 					depend(m, o->addr[r], o->word[r], o->owner[r] - i + j);
 			m->complete = o->complete && o->n - i <= max - j;
 			return j + k;
