@@ -110,9 +110,10 @@ extern uintptr_t la_self_text_hi;
  * a try-lock when a rule is new. */
 int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	      const uintptr_t **out);
-/* Changes whenever this thread's next capture may differ from its last one:
- * equal across two captures means the same frames (intern's shortcut). */
-extern LA_TLS unsigned la_capture_serial;
+/* After a capture: a word that stays with exactly these frames for as long
+ * as this thread's capture remembers them (0 until set), where the caller
+ * keeps their stack id; NULL when the frames are not remembered. */
+extern LA_TLS uint32_t *la_capture_tag;
 /* Fills pcs[0..max) with up to max program frames, however many agent frames
  * are on top and whatever max (up to LA_MAX_DEPTH): for findings, depths
  * beyond LA_CAPTURE_FAST, and a cut inline capture. */
@@ -135,7 +136,7 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *buf, int 
 	int n = la_unwind(buf, max + LA_CAPTURE_SLACK, ip, sp, bp, &pcs);
 	if (LA_UNLIKELY(n < 0)) {
 		n = unw_backtrace((void **)buf, max + LA_CAPTURE_SLACK);
-		pcs = buf;
+		pcs = buf; /* la_capture_tag is NULL */
 	}
 #ifdef LA_CAPTURE_VERIFY /* a test build: every walk checked against libunwind */
 	else

@@ -423,23 +423,26 @@ static uint64_t __attribute__((noinline)) rule_miss(uintptr_t pc)
  * there on still holds its value, the rest of the walk would be the same:
  * it is copied after a few independent loads instead of a chain of
  * dependent ones. Words are checked in walk order, so no address is touched
- * that the walk itself would not touch. */
+ * that the walk itself would not touch. A few whole walks are kept, so a
+ * loop that allocates from a few places reuses each place's walk whole. */
 #define MEMO_FRAMES (LA_CAPTURE_FAST + LA_CAPTURE_SLACK)
 struct memo {
 	unsigned gen;      /* flush_gen the rules came from */
 	int n, nreads;     /* n 0: nothing remembered */
 	int complete;      /* ended at the outermost frame, not at max */
 	int bp0;           /* the walk depends on the bp it started with */
+	uint32_t tag;      /* the caller's name for these frames (a stack id); 0 none */
 	uintptr_t sp[MEMO_FRAMES], key[MEMO_FRAMES], bp[MEMO_FRAMES];
 	uint8_t flags[MEMO_FRAMES]; /* rule flags, for frames whose rule was used */
 	uintptr_t addr[2 * MEMO_FRAMES], word[2 * MEMO_FRAMES];
 	uint8_t owner[2 * MEMO_FRAMES];
 	uintptr_t pcs[MEMO_FRAMES];
 };
-static LA_TLS struct memo memos[2]; /* the last walk and the one being made */
-static LA_TLS int memo_cur;
+#define MEMOS 4 /* walks remembered per thread: a loop's few allocation sites */
+static LA_TLS struct memo memos[MEMOS];
+static LA_TLS int memo_cur; /* the latest; suffixes are taken from it */
 static unsigned flush_gen;          /* bumped by la_capture_flush: rules changed */
-LA_TLS unsigned la_capture_serial;
+LA_TLS uint32_t *la_capture_tag;
 
 static inline void depend(struct memo *m, uintptr_t at, uintptr_t w, int owner)
 {
@@ -547,37 +550,51 @@ static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t b
 	}
 }
 
+/* Is remembered walk o, in full, what a walk from (ip, sp, bp) would give? */
+static inline int whole_holds(const struct memo *o, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+			      unsigned gen)
+{
+	if (!o->n || o->key[0] != ip || o->sp[0] != sp || o->gen != gen || (o->bp[0] != bp && o->bp0) ||
+	    (o->complete ? o->n > max : o->n != max))
+		return 0;
+	int r = 0;
+	while (r < o->nreads && *(const uintptr_t *)o->addr[r] == o->word[r])
+		r++;
+	return r == o->nreads;
+}
+
 int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	      const uintptr_t **out)
 {
 	static const struct memo none;
 	unsigned gen = __atomic_load_n(&flush_gen, __ATOMIC_ACQUIRE);
-	struct memo *o = &memos[memo_cur], *m = &memos[!memo_cur];
 
 	*out = pcs;
-	if (max > MEMO_FRAMES) {
-		la_capture_serial++;
+	la_capture_tag = NULL;
+	if (max > MEMO_FRAMES)
 		return -1;
-	}
-	if (o->n && o->gen == gen && o->key[0] == ip && o->sp[0] == sp && (o->bp[0] == bp || !o->bp0) &&
-	    (o->complete ? o->n <= max : o->n == max)) {
-		int r = 0; /* the same place as last time: the whole walk holds? */
-		while (r < o->nreads && *(const uintptr_t *)o->addr[r] == o->word[r])
-			r++;
-		if (r == o->nreads) {
+	for (int k = 0, i = memo_cur; k < MEMOS; k++, i = i + 1 == MEMOS ? 0 : i + 1) {
+		struct memo *o = &memos[i];
+		if (whole_holds(o, max, ip, sp, bp, gen)) {
 			*out = o->pcs; /* read in place: no copy, no store to forward */
+			la_capture_tag = &o->tag;
+			memo_cur = i;
 			return o->n;
 		}
 	}
-	la_capture_serial++;
-	*out = pcs;
+	const struct memo *o = &memos[memo_cur];
+	int w = memo_cur + 1 == MEMOS ? 0 : memo_cur + 1;
+	struct memo *m = &memos[w];
 	int n = walk(pcs, max, ip, sp, bp, m, o->n && o->gen == gen ? o : &none);
+	m->n = 0;
 	if (n > 0) {
 		memcpy(m->pcs, pcs, sizeof(*pcs) * (size_t)n);
 		m->n = n;
 		m->gen = gen;
 		m->bp0 = needs_bp(m, 0);
-		memo_cur = !memo_cur;
+		m->tag = 0;
+		la_capture_tag = &m->tag;
+		memo_cur = w;
 	}
 	return n;
 }
@@ -599,7 +616,7 @@ void la_capture_init(void)
  * the slack. Costs one more unwound frame than la_capture (this one). */
 int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 {
-	la_capture_serial++;
+	la_capture_tag = NULL;
 	for (int slack = 16;; slack *= 2) {
 		uintptr_t buf[max + slack];
 		int n = unw_backtrace((void **)buf, max + slack);

@@ -104,29 +104,37 @@ static inline int starting(void)
 static LA_TLS uintptr_t last_pcs[LAST_MAX];
 static LA_TLS int last_n;
 static LA_TLS uint32_t last_id;
-static LA_TLS unsigned last_serial; /* la_capture_serial when last_id was set */
 
+/* The capture's tag names the frames it handed out when they are a walk it
+ * remembers: a loop allocating from a few places reads its stack id there. */
 static uint32_t intern(const uintptr_t *pcs, int n)
 {
-	if (last_id && la_capture_serial == last_serial)
-		return last_id; /* the capture said: the same frames as last time */
+	uint32_t *tag = la_capture_tag;
+	if (tag && *tag) {
+#ifdef LA_CAPTURE_VERIFY
+		if (la_depot_put(pcs, n) != *tag)
+			la_warn("capture differs: a remembered walk's stack id is stale", NULL);
+#endif
+		return *tag;
+	}
+	uint32_t id = 0;
 	if (n == last_n && last_id) {
 		int i = 0;
 		while (i < n && pcs[i] == last_pcs[i])
 			i++;
-		if (i == n) {
-			last_serial = la_capture_serial;
-			return last_id;
+		if (i == n)
+			id = last_id;
+	}
+	if (!id) {
+		id = la_depot_put(pcs, n);
+		if (n <= LAST_MAX) {
+			memcpy(last_pcs, pcs, sizeof(*pcs) * (size_t)n);
+			last_n = n;
+			last_id = id;
 		}
 	}
-	uint32_t id = la_depot_put(pcs, n);
-	last_id = 0;
-	if (n <= LAST_MAX) {
-		memcpy(last_pcs, pcs, sizeof(*pcs) * (size_t)n);
-		last_n = n;
-		last_id = id;
-		last_serial = la_capture_serial;
-	}
+	if (tag)
+		*tag = id;
 	return id;
 }
 
