@@ -244,6 +244,11 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 		s->slow = 1;
 }
 
+/* glibc 2.35's lock-free address-to-object lookup, found at start so that
+ * an older glibc still runs the agent (every capture then goes through
+ * libunwind). */
+static int (*find_object)(void *pc, struct dl_find_object *out);
+
 /* The rule for code address pc (already the call instruction's address for a
  * return address). Needs no lock; reads only the object's mapped tables. */
 static uint64_t rule_compute(uintptr_t pc)
@@ -251,7 +256,7 @@ static uint64_t rule_compute(uintptr_t pc)
 	struct dl_find_object fo;
 	const uint64_t slow = rule_make(R_VALID | R_SLOW, 0, 0, 0);
 
-	if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame)
+	if (!find_object || find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame)
 		return slow;
 	const uint8_t *hdr = fo.dlfo_eh_frame;
 	struct rd r = { hdr + 4, hdr + 4 + 64, 0 };
@@ -609,6 +614,7 @@ void la_capture_init(void)
 	/* Per-thread caching where libunwind was built with it; harmless otherwise. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	pthread_atfork(NULL, NULL, cache_after_fork);
+	find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
 }
 
 /* Unwinds with room for any number of agent frames on top: whenever the
