@@ -401,7 +401,7 @@ static uint64_t __attribute__((noinline)) rule_miss(uintptr_t pc)
 	if (!rule) {
 		rule = rule_compute(pc);
 		if (!c || (c->used + 1) * 2 > c->mask + 1) {
-			struct cache *nc = cache_new(c ? (c->mask + 1) * 4 : 1024);
+			struct cache *nc = cache_new(c ? (c->mask + 1) * 4 : 256); /* one page */
 			if (nc && c)
 				for (size_t i = 0; i <= c->mask; i++)
 					if (c->e[i].key)

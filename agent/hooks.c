@@ -138,8 +138,9 @@ static uint32_t intern(const uintptr_t *pcs, int n)
 	return id;
 }
 
-/* Everything after the unwind: a compare with the last stack (or one
- * lock-free depot lookup), one shard lock. The caller holds the guard. */
+/* Everything after the unwind: the capture's tag, else a compare with the
+ * last stack or one lock-free depot lookup; then one shard lock. The caller
+ * holds the guard. */
 static void __attribute__((noinline)) record(void *p, size_t size, int fam, const uintptr_t *pcs,
 					     int n)
 {
