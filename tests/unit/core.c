@@ -1,7 +1,8 @@
 /* core.c: unit tests (TAP) of the agent's data structures, linked against
  * the agent core directly: the live table against a reference model under
  * random inserts and removes with growth, huge blocks, the stack depot's
- * deduplication, the snapshot's sort, and the options parser. */
+ * deduplication, the snapshot's sort, the options parser, and the capture's
+ * own stack walk against libunwind's on the same frames. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,8 +127,55 @@ static void test_options(void)
 	ok(la_opt.depth == 32 && la_opt.report_at_exit == 1, "bad values keep the defaults");
 }
 
+/* Both unwinds start in this frame: frame 0 differs (la_capture's is the
+ * pc of its own instruction, libunwind's the return address of its call),
+ * every later frame must be the same. */
+static int __attribute__((noinline)) same_as_libunwind(int *walked)
+{
+	uintptr_t buf[LA_CAPTURE_FAST + LA_CAPTURE_SLACK], ref[LA_CAPTURE_FAST + LA_CAPTURE_SLACK];
+	const uintptr_t *pcs;
+	int n = la_capture(buf, LA_CAPTURE_FAST, &pcs);
+	*walked = la_capture_tag != NULL; /* the walker, not its libunwind fallback */
+	int m = unw_backtrace((void **)ref, LA_CAPTURE_FAST + LA_CAPTURE_SLACK);
+	int same = n == (m < LA_CAPTURE_FAST ? m : LA_CAPTURE_FAST); /* no agent frame to drop */
+	for (int i = 1; same && i < n; i++)
+		same = pcs[i] == ref[i];
+	if (!same) { /* diagnostics for the TAP log */
+		fprintf(stderr, "# walked %d frames, libunwind %d\n", n, m);
+		for (int i = 0; i < n || i < m; i++)
+			fprintf(stderr, "#   %lx %lx\n", i < n ? (unsigned long)pcs[i] : 0, i < m ? (unsigned long)ref[i] : 0);
+	}
+	return same;
+}
+
+/* A walk of each depth shares its outer frames with the others. */
+static int __attribute__((noinline)) down(int depth, int *walked)
+{
+	int r = depth ? down(depth - 1, walked) : same_as_libunwind(walked);
+	__asm__ volatile("" : : "r"(r) : "memory"); /* no tail call: keep the frame */
+	return r;
+}
+
+static void test_capture(void)
+{
+	int good = 1, walked = 1, w;
+	la_capture_init();
+	for (int round = 0; round < 3; round++)        /* round 2 and 3: remembered walks */
+		for (int d = 0; d < 45; d += 1 + round) { /* beyond the depth, too */
+			good &= down(d, &w);
+			walked &= w;
+		}
+	for (int d = 40; d >= 0; d -= 7) { /* shallower again: suffixes of the last walk */
+		good &= down(d, &w);
+		walked &= w;
+	}
+	ok(good, "the capture's walk gives libunwind's frames, fresh and remembered");
+	ok(walked, "and it walked itself, without falling back to libunwind");
+}
+
 int main(void)
 {
+	test_capture();
 	test_table();
 	test_depot();
 	test_snap();
