@@ -138,13 +138,15 @@ static const char *typed(char **argv)
 	return last;
 }
 
-static int parse(struct cli *c, int argc, char **argv)
+/* permute: options may follow the files or the pid (report, snapshot, diff);
+ * run stops at the program's name, whose own options follow. */
+static int parse(struct cli *c, int argc, char **argv, bool permute)
 {
 	int opt;
 	long v;
 	char range[64];
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, permute ? ":h" : "+:h", longopts, NULL)) != -1) {
 		const char *a = optarg;
 		switch (opt) {
 		case O_SHOW:
@@ -446,7 +448,7 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	int rc = parse(&c, argc, argv);
+	int rc = parse(&c, argc, argv, report || snapshot || diff);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < c.nsupp; i++)
