@@ -126,14 +126,18 @@ static bool listed(const struct names *s, const char *name)
 }
 
 /* Is path a report of this trigger taken at or after `after`? Reads only
- * up to its t line. */
+ * up to its t line, which follows the header and the command line. */
 static bool wanted(const char *path, const char *trigger, const struct timespec *after)
 {
 	FILE *f = fopen(path, "re");
-	char line[256], trig[32];
+	char *line = NULL, trig[32];
+	size_t cap = 0;
 	unsigned long long seq, sec, nsec;
 	bool ok = false;
-	for (int i = 0; f && i < 8 && fgets(line, sizeof(line), f); i++)
+	while (f && getline(&line, &cap, f) > 0) {
+		if (line[0] != 't' && line[0] != 'p' && line[0] != 'x' && line[0] != 'a' &&
+		    line[0] != 'L')
+			break; /* past the t line: not a report of ours */
 		if (sscanf(line, "t %31s %llx %llx %llx", trig, &seq, &sec, &nsec) == 4) {
 			ok = !strcmp(trig, trigger) &&
 			     ((long long)sec > (long long)after->tv_sec ||
@@ -141,6 +145,8 @@ static bool wanted(const char *path, const char *trigger, const struct timespec 
 			       (long long)nsec >= (long long)after->tv_nsec));
 			break;
 		}
+	}
+	free(line);
 	if (f)
 		fclose(f);
 	return ok;
