@@ -31,7 +31,6 @@ struct entry {
 struct sym {
 	GElf_Addr lo, hi;     /* hi == lo: size unknown */
 	const char *name;     /* owned by libdwfl's ELF data */
-	int rank;             /* global 0, weak 1, local 2: aliases prefer the first */
 };
 
 struct symfile {
@@ -372,12 +371,21 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *cu, Dwarf_
 	return (int)ch.n;
 }
 
+/* Aliases of one address are named as memcheck names them, so reports and
+ * valgrind suppressions agree (fun:strdup, not __strdup): the shortest name
+ * not counting a version suffix, then a versioned one, then alphabetical. */
 static int by_addr(const void *a, const void *b)
 {
 	const struct sym *x = a, *y = b;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
-	return x->rank - y->rank;
+	size_t lx = strcspn(x->name, "@"), ly = strcspn(y->name, "@");
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	int vx = x->name[lx] == '@', vy = y->name[ly] == '@';
+	if (vx != vy)
+		return vy - vx;
+	return strcmp(x->name, y->name);
 }
 
 /* libdwfl's address-to-symbol lookup scans the whole symbol table on every
@@ -395,12 +403,11 @@ static void read_syms(struct symfile *sf)
 		GElf_Addr addr;
 		GElf_Word shndx;
 		const char *name = dwfl_module_getsym_info(sf->mod, i, &sym, &addr, &shndx, NULL, NULL);
-		int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+		int type = GELF_ST_TYPE(sym.st_info);
 		if (!name || !*name || shndx == SHN_UNDEF ||
 		    (type != STT_FUNC && type != STT_GNU_IFUNC))
 			continue;
-		sf->syms[sf->nsyms++] = (struct sym){ addr, addr + sym.st_size, name,
-						      bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2 };
+		sf->syms[sf->nsyms++] = (struct sym){ addr, addr + sym.st_size, name };
 	}
 	qsort(sf->syms, sf->nsyms, sizeof(*sf->syms), by_addr);
 }
@@ -419,7 +426,7 @@ static const char *sym_name(struct symfile *sf, GElf_Addr a)
 	}
 	if (!lo)
 		return NULL;
-	/* the best-ranked alias among those starting at the same address */
+	/* the preferred alias among those starting at the same address */
 	size_t i = lo - 1;
 	while (i > 0 && sf->syms[i - 1].lo == sf->syms[i].lo)
 		i--;
