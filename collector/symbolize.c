@@ -35,6 +35,7 @@ struct sym {
 
 struct symfile {
 	char *path, *build_id;
+	char *shown;          /* the path frames show: the file's real path, as memcheck */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;     /* NULL: nothing to symbolize with */
 	struct sym *syms;     /* function symbols sorted by address, built once */
@@ -164,6 +165,12 @@ static void open_file(struct symfile *sf)
 		return; /* linux-vdso.so.1 and the like: no file, module+offset */
 	char *file = la_xasprintf("%s%s", sysroot ? sysroot : "", sf->path);
 	int err = access(file, R_OK) == 0 ? 0 : errno;
+	char *real = err ? NULL : realpath(file, NULL);
+	size_t skip = sysroot ? strlen(sysroot) : 0;
+	if (real && strncmp(real, file, skip) == 0 && real[skip] == '/') {
+		sf->shown = la_xstrdup(real + skip);
+	}
+	free(real);
 	if (!err) {
 		sf->mod = report(sf, file);
 		if (!sf->mod)
@@ -212,6 +219,7 @@ static struct symfile *symfile(const struct la_raw_module *m)
 	}
 	struct symfile *sf = la_xmalloc(sizeof(*sf));
 	sf->path = la_xstrdup(m->path);
+	sf->shown = sf->path;
 	sf->build_id = m->build_id ? la_xstrdup(m->build_id) : NULL;
 	open_file(sf);
 	LA_GROW(files, nfiles, filescap);
@@ -515,7 +523,7 @@ struct la_stack la_sym_lookup(const struct la_raw_module *m, uint64_t ip)
 		/* cached frames carry the ip of the first process that asked;
 		 * callers copy and set their own */
 		e->off = off + 1;
-		e->frames = symbolize(sf, sf->path, ip, off);
+		e->frames = symbolize(sf, sf->shown, ip, off);
 		sf->n++;
 		nlookups++;
 	}
