@@ -254,6 +254,10 @@ def scenario_timerd():
     leak = lambda f, size, n: {(D, 'm', '-', f): (size * n, n)}
     grow = lambda k, f, b, n: {(k, 'm', None, f): (b, n)}
     say('phase 1', 'done 1')
+    # the beacon `leakagent snapshot` reads: signals and the absolute template
+    beacon = [ln for ln in open(f'/proc/{p.pid}/maps') if '/memfd:leakagent:' in ln]
+    want = f'/memfd:leakagent:10:12:{out}/%p.%n.raw (deleted)'
+    expect(len(beacon) == 1 and beacon[0].rstrip('\n').endswith(want), f'beacon {beacon}')
     after1 = {**cache(R, 30), **leak('leak_a', 64, 6)}
     check(report(1, signal.SIGUSR1), 'signal', None, after1, {})
     check(report(2, signal.SIGUSR2), 'delta', 0, after1,
