@@ -212,6 +212,13 @@ def scenario_burst():
     expect(2 <= len(reports) < 1000, f'{len(reports)} reports for 1000 coalesced signals')
     expect(all(r.complete for r in reports), 'a report is incomplete')
     expect(reports[-1].trigger == 'exit', 'no exit report')
+    # no block lost or counted twice while 4 threads churn: each holds at most
+    # its 16 blocks of 1, 17, ..., 241 bytes; `before` is there exactly once
+    for r in reports[:-1]:
+        got = strip_kind(own(r, prog))
+        churn = got.pop(('m', '-', 'churn'), (0, 0))
+        expect(got == {('m', '-', 'before'): (1111, 1)} and churn[1] <= 64 and churn[0] <= 4 * 1936,
+               f'snapshot {r.seq}: {got}, churn {churn}', r)
 
 
 def scenario_timerd():
