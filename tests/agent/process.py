@@ -212,6 +212,13 @@ def scenario_burst():
     expect(2 <= len(reports) < 1000, f'{len(reports)} reports for 1000 coalesced signals')
     expect(all(r.complete for r in reports), 'a report is incomplete')
     expect(reports[-1].trigger == 'exit', 'no exit report')
+    # no block lost or counted twice while 4 threads churn: each holds at most
+    # its 16 blocks of 1, 17, ..., 241 bytes; `before` is there exactly once
+    for r in reports[:-1]:
+        got = strip_kind(own(r, prog))
+        churn = got.pop(('m', '-', 'churn'), (0, 0))
+        expect(got == {('m', '-', 'before'): (1111, 1)} and churn[1] <= 64 and churn[0] <= 4 * 1936,
+               f'snapshot {r.seq}: {got}, churn {churn}', r)
 
 
 def scenario_timerd():
@@ -254,6 +261,10 @@ def scenario_timerd():
     leak = lambda f, size, n: {(D, 'm', '-', f): (size * n, n)}
     grow = lambda k, f, b, n: {(k, 'm', None, f): (b, n)}
     say('phase 1', 'done 1')
+    # the beacon `leakagent snapshot` reads: signals and the absolute template
+    beacon = [ln for ln in open(f'/proc/{p.pid}/maps') if '/memfd:leakagent:' in ln]
+    want = f'/memfd:leakagent:10:12:{out}/%p.%n.raw (deleted)'
+    expect(len(beacon) == 1 and beacon[0].rstrip('\n').endswith(want), f'beacon {beacon}')
     after1 = {**cache(R, 30), **leak('leak_a', 64, 6)}
     check(report(1, signal.SIGUSR1), 'signal', None, after1, {})
     check(report(2, signal.SIGUSR2), 'delta', 0, after1,
