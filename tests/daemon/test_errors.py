@@ -99,6 +99,21 @@ check(late == [f"stepd.{d.pid}.1.raw"] and laraw.parse(os.path.join(d.dir, late[
       f"the late report was written, complete: {late}")
 check(d.finish() == 0, "exits normally")
 
+# the process dies while snapshot waits: exit 2 at once, not at the timeout
+d = Daemon([prog("stepd")])
+os.kill(d.pid, signal.SIGSTOP)
+snap = subprocess.Popen([LEAKAGENT, "snapshot", "--wait=300", str(d.pid)], stderr=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL, text=True)
+first = snap.stderr.readline()  # the warning comes just before the signal is sent
+os.kill(d.pid, signal.SIGKILL)
+rest = snap.stderr.read()
+rc = snap.wait(120)
+check(first.startswith(f"leakagent: warning: pid {d.pid} (stepd): the process is stopped")
+      and rc == 2 and one_error(rest, f"pid {d.pid} (stepd): the process exited before writing "
+                                      "the snapshot"), f"the process died meanwhile: exit 2 ({rc})",
+      first + rest)
+d.p.wait()
+
 # another user's process
 d = Daemon([prog("stepd")])
 if os.geteuid() == 0:
