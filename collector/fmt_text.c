@@ -136,7 +136,8 @@ static void growth(FILE *out, const struct la_process *p, uint64_t min_bytes)
 	if (nshrunk)
 		fprintf(out, "==%ld==    %zu stack%s shrank by %s bytes in all\n", pid, nshrunk,
 			nshrunk > 1 ? "s" : "", la_commas(shrunk, a));
-	fprintf(out, "==%ld== \n", pid);
+	if (!n || nshrunk) /* a shown record already ends with a blank line */
+		fprintf(out, "==%ld== \n", pid);
 }
 
 static void process(FILE *out, const struct la_process *p, const struct la_out_options *o)
