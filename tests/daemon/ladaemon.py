@@ -1,8 +1,10 @@
 """ladaemon.py: helpers of the daemon tests: start a long-running program
 under the agent (reports in a fresh directory), talk to it line by line with
 a timeout, run `leakagent snapshot`/`diff`, and read JSON reports back."""
+import atexit
 import json
 import os
+import shutil
 import select
 import subprocess
 import sys
@@ -17,11 +19,22 @@ SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                      "collector", "report-schema.json")))
 
 
+TEMP_DIRS = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in TEMP_DIRS])
+
+
+def temp_dir(prefix):
+    """a fresh directory, removed when the test ends"""
+    d = tempfile.mkdtemp(prefix=prefix)
+    TEMP_DIRS.append(d)
+    return d
+
+
 class Daemon:
     """A program with the agent preloaded (agent=True), stdin/stdout pipes."""
 
     def __init__(self, argv, agent=True, options="", template="%e.%p.%n.raw", subdir=None):
-        self.dir = tempfile.mkdtemp(prefix="la-daemon-")
+        self.dir = temp_dir("la-daemon-")
         if subdir:  # reports there, named by a template relative to it
             self.dir = os.path.join(self.dir, subdir)
             os.mkdir(self.dir)

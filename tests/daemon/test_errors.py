@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from ladaemon import LEAKAGENT, Daemon, check, done, prog, run
+from ladaemon import LEAKAGENT, Daemon, check, done, prog, run, temp_dir
 import laraw
 
 
@@ -44,7 +44,7 @@ check(d.cmd("ping") == "pong", "the process without the agent still serves")
 check(d.finish() == 0, "and exits normally")
 
 # a beacon but no handler for the signal: sending it would kill the process
-fdir = tempfile.mkdtemp(prefix="la-fake-")
+fdir = temp_dir("la-fake-")
 fake = subprocess.Popen([prog("fakebeacon"), fdir + "/x.%n.raw"], stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE, text=True)
 check(fake.stdout.readline().strip() == "ready", "fakebeacon starts")

@@ -10,11 +10,10 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 
-from ladaemon import AGENT, check, done, json_report, run, valid
+from ladaemon import AGENT, check, done, json_report, temp_dir, valid
 import laraw
 
 REDIS = shutil.which("redis-server")
@@ -144,7 +143,7 @@ def redis_functions(p):
     return fns
 
 
-tmp = tempfile.mkdtemp(prefix="la-redis-")
+tmp = temp_dir("la-redis-")
 server, port, ctl = start_redis(tmp)
 client = Client(port)
 client.start()
@@ -202,5 +201,4 @@ if raws:
     check(rc == 0 and doc and doc["processes"][0]["complete"]
           and any(f.startswith("zmalloc") for f in redis_functions(doc["processes"][0])),
           f"the exit report symbolizes (rc {rc})", err)
-shutil.rmtree(tmp)
 done()
