@@ -12,11 +12,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "collector"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from lacheck import LEAKAGENT, check, done, prog, run  # noqa: E402,F401
+from lacheck import LEAKAGENT, check, done, prog, run, schema_valid  # noqa: E402,F401
 
 AGENT = os.environ["AGENT"]
-SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                     "collector", "report-schema.json")))
 
 
 TEMP_DIRS = []
@@ -90,11 +88,6 @@ def json_report(args):
             doc = None
         os.unlink(out)
     return rc, doc, err
-
-
-def valid(doc):
-    import jsonschema
-    return not list(jsonschema.Draft4Validator(SCHEMA).iter_errors(doc))
 
 
 def own(entries, functions):

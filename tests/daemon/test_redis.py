@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from ladaemon import AGENT, check, done, json_report, temp_dir, valid
+from ladaemon import AGENT, check, done, json_report, schema_valid, temp_dir
 import laraw
 
 REDIS = shutil.which("redis-server")
@@ -155,7 +155,7 @@ for n, delta in enumerate([False, True, False, True], start=1):
     rc, doc, err = json_report(args + (["--delta"] if delta else []))
     what = f"snapshot {n} ({'delta' if delta else 'full'})"
     p = doc["processes"][0] if doc and doc["processes"] else None
-    check(rc == 0 and p is not None and valid(doc), f"{what}: exit 0, valid json (rc {rc})", err)
+    check(rc == 0 and p is not None and schema_valid(doc), f"{what}: exit 0, valid json (rc {rc})", err)
     if not p:
         continue
     seqs.append(p["seq"])

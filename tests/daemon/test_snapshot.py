@@ -7,7 +7,7 @@ and the daemon serving throughout and exiting with a complete report."""
 import os
 import re
 
-from ladaemon import Daemon, check, done, json_report, own, prog, run, valid
+from ladaemon import Daemon, check, done, json_report, own, prog, run, schema_valid
 
 FNS = {"leak_lost", "cache_keep"}
 LOST, KEPT = ("definite", "malloc", "leak_lost"), ("reachable", "malloc", "cache_keep")
@@ -20,7 +20,7 @@ check(d.cmd("leak 2 100") == "ok" and d.cmd("keep 3 200") == "ok", "stepd alloca
 rc, doc, err = json_report(["snapshot", str(d.pid)] + ALL)
 check(rc == 0 and doc is not None, f"snapshot exits 0 (rc {rc})", err)
 p = doc["processes"][0] if doc else {}
-check(doc is not None and valid(doc), "the json validates against the schema", err)
+check(doc is not None and schema_valid(doc), "the json validates against the schema", err)
 check(p.get("pid") == d.pid and p.get("trigger") == "signal" and p.get("seq") == 1
       and p.get("complete") and p.get("delta") is None,
       "report #1 of the daemon, trigger signal, complete, not a delta", str(p)[:400])
@@ -71,7 +71,7 @@ check(rc == 0 and p.get("seq") == 4 and own(p.get("records", []), FNS) ==
 check(d.cmd("drop-old 3") == "ok", "drop-old 3")
 rc, doc, err = json_report(["snapshot", "--delta", str(d.pid)] + ALL)
 p = doc["processes"][0] if doc else {}
-check(rc == 0 and p.get("delta") == {"since_seq": 3} and valid(doc), "#5 is a delta since #3", err)
+check(rc == 0 and p.get("delta") == {"since_seq": 3} and schema_valid(doc), "#5 is a delta since #3", err)
 check(own(p.get("records", []), FNS) == {}, "#5: nothing new", err)
 check(own(p.get("growth", []), FNS) == {KEPT: (-700, -3)}, "#5: cache_keep shrank by 700 in 3",
       str(p.get("growth"))[:600])
@@ -89,7 +89,7 @@ check(files == [f"stepd.{d.pid}.{n}.raw" for n in range(1, 7)], f"six reports: {
 f = lambda n: os.path.join(d.dir, f"stepd.{d.pid}.{n}.raw")
 rc, doc, err = json_report(["diff", f(1), f(4)])
 p = doc["processes"][0] if doc else {}
-check(rc == 0 and doc is not None and valid(doc), f"diff exits 0, valid json (rc {rc})", err)
+check(rc == 0 and doc is not None and schema_valid(doc), f"diff exits 0, valid json (rc {rc})", err)
 check(p.get("diff") == {"old_source": f(1), "old_seq": 1}, "json names the old report", str(p)[:300])
 check(own(p.get("records", []), FNS) == {LOST: (50, 1), KEPT: (400, 1)},
       f"diff #1 #4: {own(p.get('records', []), FNS)}", err)
