@@ -166,6 +166,8 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 		record_head(out, r);
 		fprintf(out, " in loss record %zu of %zu\n", r->index, p->nshown);
 		stack(out, pid, &r->stack);
+		if (r->inherited)
+			fprintf(out, "==%ld==    (inherited: allocated by the parent before fork)\n", pid);
 		fprintf(out, "==%ld== \n", pid);
 		if (o->gen_supp) {
 			char *s = la_supp_generate(r);
