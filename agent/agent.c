@@ -124,6 +124,7 @@ void la_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	la_modules_refresh();
 	la_trigger_init();
+	la_writer_beacon();
 	la_guard--;
 	__atomic_store_n(&la_ready, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
@@ -159,7 +160,5 @@ LA_EXPORT void leakagent_rt_enable(void)
 
 LA_EXPORT int leakagent_rt_snapshot(int delta)
 {
-	if (delta)
-		return -1; /* delta snapshots are not implemented yet */
-	return la_report("api");
+	return la_report("api", delta != 0);
 }

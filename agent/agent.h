@@ -264,6 +264,8 @@ void la_writer_eol(struct la_writer *w);
 int la_writer_commit(struct la_writer *w);
 /* Resolve the output directory now (start-up), against the current cwd. */
 void la_writer_init(void);
+/* Publish the snapshot signals and the template in /proc/PID/maps. */
+void la_writer_beacon(void);
 extern char la_exe_path[4096];
 
 /* --- snap.c: a frozen, sorted copy of the table for one report ------------ */
@@ -367,9 +369,11 @@ void la_scan_discard(struct la_scan_prep *prep); /* when no scan runs; NULL is f
 void la_scan_indirect(const struct la_snap *s, size_t i, uint64_t *ibytes, uint64_t *iblocks);
 
 /* --- report.c: one report, from trigger to file --------------------------- */
-/* Writes one report; trigger "exit", "signal", "delta" or "api".
- * Returns 0 when the file was written. Serialized internally. */
-int la_report(const char *trigger);
+/* Writes one report; trigger "exit", "signal", "delta" or "api". A delta
+ * report holds the blocks allocated since the previous delta and the growth
+ * per stack since then, and sets a new mark. Returns 0 when the file was
+ * written. Serialized internally. */
+int la_report(const char *trigger, int delta);
 void la_report_init(void);       /* reads the command line once, at start */
 void la_report_after_fork(void); /* in the child */
 

@@ -1,6 +1,9 @@
 /* report.c: one report, from trigger to file: freeze the table into a sorted
  * snapshot, classify it, aggregate blocks into records by (kind, family,
  * origin, stack), and write the raw format of include/leakagent-raw.h.
+ * A delta report keeps only the blocks allocated since the previous delta's
+ * mark (flag LA_F_NEW, cleared while the table is frozen) and adds the
+ * per-stack growth of all outstanding blocks since that mark.
  * Runs on whichever thread triggered it, with the recursion guard held, so
  * nothing it does is tracked; reports are serialized by one lock.
  */
@@ -25,6 +28,8 @@ struct records {
 
 static la_lock_t report_lock;
 static unsigned report_seq;
+static unsigned mark_seq;      /* the report that set the delta mark; 0: start */
+static struct records mark;    /* totals by (kind, family, stack) at the mark */
 static struct la_writer writer;
 static char cmdline[32768];
 static size_t cmdline_len;
@@ -44,7 +49,9 @@ void la_report_init(void)
 
 void la_report_after_fork(void)
 {
-	report_seq = 0;
+	report_seq = mark_seq = 0;
+	la_unmap(mark.v, mark.cap * sizeof(*mark.v)); /* the parent's: copied at fork */
+	memset(&mark, 0, sizeof(mark));
 	la_lock_init(&report_lock);
 }
 
@@ -89,22 +96,26 @@ static void keep_largest(struct record *x, uintptr_t addr, uint64_t size)
 	x->largest[k].size = size;
 }
 
-static int aggregate(const struct la_snap *s, struct records *r)
+enum { ALL, ONLY_NEW, BY_STACK }; /* what aggregate() collects */
+
+/* BY_STACK folds the origin away and skips the largest blocks: the growth
+ * totals. ONLY_NEW: blocks this process allocated since the mark (inherited
+ * ones predate this process's start, whatever their flag says). */
+static int aggregate(const struct la_snap *s, struct records *r, int what)
 {
 	unsigned gen = la_generation & 0xff;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct la_snap_block *b = &s->blocks[i];
 		uint16_t flags = la_snap_flags(b);
-		if (flags & LA_F_IGNORED)
+		int own = ((flags & LA_F_GEN_MASK) >> LA_F_GEN_SHIFT) == gen;
+		if ((flags & LA_F_IGNORED) || (what == ONLY_NEW && !(own && (flags & LA_F_NEW))))
 			continue;
 		if ((r->n + 1) * 2 > r->cap && records_grow(r) < 0)
 			return -1;
 		char fam = la_fam_letter[flags & LA_F_FAMILY];
 		char kind = la_snap_kind(s, b);
 		uint64_t size = la_snap_size(s, b), ibytes, iblocks;
-		char origin = ((flags & LA_F_GEN_MASK) >> LA_F_GEN_SHIFT) == gen
-				      ? LA_ORIGIN_OWN
-				      : LA_ORIGIN_INHERITED;
+		char origin = what == BY_STACK ? 0 : own ? LA_ORIGIN_OWN : LA_ORIGIN_INHERITED;
 		struct record *x = &r->v[slot_of(r, b->stack, kind, fam, origin)];
 		if (!x->blocks) {
 			x->stack = b->stack;
@@ -115,6 +126,8 @@ static int aggregate(const struct la_snap *s, struct records *r)
 		}
 		x->bytes += size;
 		x->blocks++;
+		if (what == BY_STACK)
+			continue;
 		la_scan_indirect(s, i, &ibytes, &iblocks);
 		x->ibytes += ibytes;
 		x->iblocks += iblocks;
@@ -123,8 +136,9 @@ static int aggregate(const struct la_snap *s, struct records *r)
 	return 0;
 }
 
-/* Each stack named by a record or finding, written once, in id order. */
-static void write_stacks(struct la_writer *w, const struct records *r,
+/* Each stack named by a record (of any of the nr tables) or a finding,
+ * written once, in id order. */
+static void write_stacks(struct la_writer *w, const struct records *r, int nr,
 			 const struct la_finding *f, size_t nf)
 {
 	uint32_t max = la_depot_count() + 1;
@@ -132,9 +146,10 @@ static void write_stacks(struct la_writer *w, const struct records *r,
 	unsigned char *seen = la_map(bytes);
 	if (!seen)
 		return;
-	for (size_t i = 0; i < r->cap; i++)
-		if (r->v[i].blocks && r->v[i].stack < max)
-			seen[r->v[i].stack / 8] |= (unsigned char)(1 << r->v[i].stack % 8);
+	for (; nr > 0; nr--, r++)
+		for (size_t i = 0; i < r->cap; i++)
+			if (r->v[i].blocks && r->v[i].stack < max)
+				seen[r->v[i].stack / 8] |= (unsigned char)(1 << r->v[i].stack % 8);
 	for (size_t i = 0; i < nf; i++) {
 		if (f[i].astack < max)
 			seen[f[i].astack / 8] |= (unsigned char)(1 << f[i].astack % 8);
@@ -212,6 +227,55 @@ static void write_records(struct la_writer *w, const struct records *r)
 	}
 }
 
+/* " <hex>" or " -<hex>": the signed difference now - then */
+static void write_signed(struct la_writer *w, uint64_t now, uint64_t then)
+{
+	char num[20] = " -";
+	if (now >= then) {
+		la_writer_hex(w, now - then);
+		return;
+	}
+	num[2 + la_fmt_hex(num + 2, then - now)] = 0;
+	la_writer_str(w, num);
+}
+
+static void write_growth_line(struct la_writer *w, const struct record *x, uint64_t bytes,
+			      uint64_t blocks)
+{
+	char t[6] = { 'g', ' ', x->kind, ' ', x->fam, 0 };
+	la_writer_str(w, t);
+	la_writer_hex(w, x->stack);
+	write_signed(w, x->bytes, bytes);
+	write_signed(w, x->blocks, blocks);
+	la_writer_eol(w);
+}
+
+/* g lines: what changed per (kind, family, stack) between the mark and now:
+ * every key of now that differs from the mark, then every key of the mark
+ * that is gone. */
+static void write_growth(struct la_writer *w, const struct records *now)
+{
+	for (size_t i = 0; i < now->cap; i++) {
+		const struct record *x = &now->v[i], *m = NULL;
+		if (!x->blocks)
+			continue;
+		if (mark.cap)
+			m = &mark.v[slot_of(&mark, x->stack, x->kind, x->fam, 0)];
+		uint64_t bytes = m ? m->bytes : 0, blocks = m ? m->blocks : 0;
+		if (bytes != x->bytes || blocks != x->blocks)
+			write_growth_line(w, x, bytes, blocks);
+	}
+	for (size_t i = 0; i < mark.cap; i++) {
+		const struct record *m = &mark.v[i];
+		if (m->blocks &&
+		    (!now->cap || !now->v[slot_of(now, m->stack, m->kind, m->fam, 0)].blocks)) {
+			struct record gone = *m;
+			gone.bytes = gone.blocks = 0;
+			write_growth_line(w, &gone, m->bytes, m->blocks);
+		}
+	}
+}
+
 static void write_findings(struct la_writer *w, const struct la_finding *f, size_t nf)
 {
 	for (size_t i = 0; i < nf; i++) {
@@ -254,11 +318,17 @@ static void write_totals(struct la_writer *w, const struct la_snap *s, const str
 
 #define MAX_REPORT_FINDINGS 1024
 
-int la_report(const char *trigger)
+static void free_records(struct records *r)
+{
+	la_unmap(r->v, r->cap * sizeof(*r->v));
+	memset(r, 0, sizeof(*r));
+}
+
+int la_report(const char *trigger, int delta)
 {
 	static struct la_finding findings[MAX_REPORT_FINDINGS];
 	struct la_snap snap = { 0 };
-	struct records recs = { 0 };
+	struct records recs = { 0 }, now = { 0 };
 	int rc = -1;
 
 	la_guard++;
@@ -273,6 +343,8 @@ int la_report(const char *trigger)
 	struct la_scan_prep *prep = la_opt.scan ? la_scan_prepare() : NULL;
 	la_table_lock_all();
 	int taken = la_snap_take_locked(&snap);
+	if (taken == 0 && delta)
+		la_table_clear_flags_locked(LA_F_NEW); /* the new mark */
 	if (taken == 0 && la_opt.scan) {
 		struct la_world world;
 		la_world_stop(&world);
@@ -287,21 +359,37 @@ int la_report(const char *trigger)
 		goto out;
 	}
 	size_t nf = la_findings_copy(findings, MAX_REPORT_FINDINGS);
-	if (aggregate(&snap, &recs) < 0) {
+	if (aggregate(&snap, &recs, delta ? ONLY_NEW : ALL) < 0 ||
+	    (delta && aggregate(&snap, &now, BY_STACK) < 0)) {
 		la_warn("out of memory while aggregating the report", NULL);
 		goto out;
 	}
 	if (la_writer_open(&writer, trigger, seq) < 0)
 		goto out;
 	write_header(&writer, trigger, seq);
+	if (delta) {
+		la_writer_tag(&writer, 'd');
+		la_writer_hex(&writer, mark_seq);
+		la_writer_eol(&writer);
+	}
 	la_modules_write(&writer);
-	write_stacks(&writer, &recs, findings, nf);
+	struct records named[3] = { recs, now, mark };
+	write_stacks(&writer, named, delta ? 3 : 1, findings, nf);
 	write_records(&writer, &recs);
+	if (delta)
+		write_growth(&writer, &now);
 	write_findings(&writer, findings, nf);
 	write_totals(&writer, &snap, &recs);
 	rc = la_writer_commit(&writer);
 out:
-	la_unmap(recs.v, recs.cap * sizeof(*recs.v));
+	if (delta && taken == 0) { /* the mark moved with the snapshot, written or not */
+		free_records(&mark);
+		mark = now;
+		memset(&now, 0, sizeof(now));
+		mark_seq = seq;
+	}
+	free_records(&recs);
+	free_records(&now);
 	la_snap_free(&snap);
 	la_unlock(&report_lock);
 	la_unguard();

@@ -66,7 +66,7 @@ void la_exit_report(void)
 	if (!la_opt.report_at_exit || getpid() != la_pid)
 		return; /* a vfork child shares our memory: it is not the process we track */
 	if (__atomic_exchange_n(&exit_reported, 1, __ATOMIC_ACQ_REL) == 0)
-		la_report("exit");
+		la_report("exit", 0);
 }
 
 static void die(int sig)
@@ -127,9 +127,9 @@ static void *reporter(void *arg)
 		int w = __atomic_load_n(&wake, __ATOMIC_ACQUIRE);
 		/* requests that arrive while a report runs are served by one more */
 		if (__atomic_exchange_n(&want_full, 0, __ATOMIC_ACQ_REL))
-			la_report("signal");
+			la_report("signal", 0);
 		if (__atomic_exchange_n(&want_delta, 0, __ATOMIC_ACQ_REL))
-			la_report("delta");
+			la_report("delta", 1);
 		if (__atomic_load_n(&wake, __ATOMIC_ACQUIRE) == w)
 			syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, w, NULL, NULL, 0);
 	}

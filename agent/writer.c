@@ -3,12 +3,14 @@
  * a report is written to a private temporary file that is created exclusively
  * and never through a symlink, then renamed into place without replacing
  * anything, so a file with the final name is always complete.
+ * It also publishes where reports go, for `leakagent snapshot` (la_writer_beacon).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,6 +37,29 @@ void la_writer_init(void)
 	if (len > 1)
 		tmpl[len++] = '/';
 	la_strlcpy(tmpl + len, la_opt.output, sizeof(tmpl) - len);
+}
+
+/* A one-page shared mapping of a memfd named
+ * "leakagent:<signal_full>:<signal_delta>:<template>", so /proc/PID/maps tells
+ * a collector that the agent is loaded, which signals ask for snapshots and
+ * where the reports appear, without ptrace and without a descriptor the
+ * program could close. A template too long for a memfd name is left empty. */
+void la_writer_beacon(void)
+{
+	char name[250] = "leakagent:", *o = name + 10; /* the kernel's limit: 249 */
+	o += la_fmt_dec(o, (uint64_t)la_opt.signal_full);
+	*o++ = ':';
+	o += la_fmt_dec(o, (uint64_t)la_opt.signal_delta);
+	*o++ = ':';
+	la_strlcpy(o, strlen(tmpl) < sizeof(name) - (size_t)(o - name) ? tmpl : "",
+		   sizeof(name) - (size_t)(o - name));
+	int fd = (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+	if (fd < 0)
+		return;
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p != MAP_FAILED)
+		la_roots_note_map(p, 4096);
 }
 
 static size_t put(char *dst, size_t n, size_t cap, const char *s, size_t len)

@@ -66,6 +66,13 @@ struct la_raw_record {
 	int nlargest;
 };
 
+/* g line: a stack's outstanding blocks grew (or shrank) since the delta mark */
+struct la_raw_growth {
+	char kind, fam;
+	unsigned stack;
+	int64_t dbytes, dblocks;
+};
+
 struct la_raw_finding {
 	char what;           /* 'm' mismatch, 'v' invalid */
 	char afam, ffam;
@@ -91,6 +98,10 @@ struct la_raw {
 	size_t nrec, reccap;
 	struct la_raw_finding *fin;
 	size_t nfin, fincap;
+	bool delta;          /* a d line: r lines hold only blocks since the mark */
+	unsigned base_seq;   /* the mark: report number of the previous delta, 0 = start */
+	struct la_raw_growth *grow;
+	size_t ngrow, growcap;
 	bool have_w, scanned;
 	uint64_t w_seen, w_parked, w_unparked;
 	bool complete;       /* a consistent e line was read */
@@ -147,6 +158,7 @@ struct la_out_options {
 	unsigned show_kinds;
 	bool gen_supp;
 	const char *tool_version;
+	uint64_t min_bytes;       /* growth records under it are not shown either */
 };
 void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_options *o);
 void la_fmt_json(FILE *out, const struct la_leakset *ls, const struct la_out_options *o);
@@ -172,5 +184,33 @@ struct la_run_result {
  * after la_error when the program could not be started. */
 int la_run(char **argv, int depth, struct la_run_result *r);
 void la_run_cleanup(struct la_run_result *r);
+
+/* --- target.c: a running process, as /proc shows it ----------------------- */
+struct la_target {
+	long pid;
+	char *what;          /* "pid N (comm)", for messages */
+	char *exe_base;      /* basename of its executable; NULL when unreadable */
+	bool agent_lib;      /* libleakagent.so is mapped */
+	bool beacon, bad_beacon; /* the agent's beacon was found / is malformed */
+	int sig_full, sig_delta; /* from the beacon; 0 = that trigger is off */
+	char *tmpl;          /* absolute output template from the beacon; "" when too long */
+};
+/* 0, or -1 after la_error: no such process, not ours, exited, maps unreadable. */
+int la_target_open(long pid, struct la_target *t);
+bool la_target_catches(const struct la_target *t, int sig); /* a handler is installed */
+int la_target_state(const struct la_target *t); /* 1 stopped, 0 running, -1 gone */
+
+/* --- snapshot.c: `leakagent snapshot PID` ------------------------------------ */
+/* Signals the agent in pid and waits up to `wait` seconds for the report.
+ * 0 with *path set; -1 after la_error (cannot snapshot); 1 after la_error
+ * on timeout. */
+int la_snapshot(long pid, bool delta, double wait, char **path);
+
+/* --- diff.c: `leakagent diff OLD NEW` ---------------------------------------- */
+/* Reads both, checks they are complete reports of one process, and leaves in
+ * out one process: NEW reduced to what appeared or grew. 0, or -1 after
+ * la_error. */
+int la_diff_read(const char *oldp, const char *newp, int num_callers, int resolution,
+		 struct la_leakset *out);
 
 #endif

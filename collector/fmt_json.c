@@ -97,7 +97,30 @@ static void process(FILE *out, const struct la_process *p)
 		fputs(i ? ",\n       " : "\n       ", out);
 		finding(out, &p->fin[i]);
 	}
-	fputs("]}", out);
+	fputs("],\n     \"delta\": ", out);
+	if (p->delta)
+		fprintf(out, "{\"since_seq\": %u}", p->base_seq);
+	else
+		fputs("null", out);
+	fputs(", \"growth\": [", out);
+	for (size_t i = 0; i < p->ngrow; i++) {
+		const struct la_growth *g = &p->grow[i];
+		fprintf(out, "%s{\"kind\": \"%s\", \"family\": \"%s\", \"bytes\": %" PRId64
+			     ", \"blocks\": %" PRId64 ",\n        \"stack\": ",
+			i ? ",\n       " : "\n       ", la_kind_name(g->kind),
+			la_family_name(g->family), g->dbytes, g->dblocks);
+		frames(out, &g->stack);
+		fputc('}', out);
+	}
+	fputs("],\n     \"diff\": ", out);
+	if (p->diff_old) {
+		fputs("{\"old_source\": ", out);
+		la_json_str(out, p->diff_old);
+		fprintf(out, ", \"old_seq\": %u}", p->diff_old_seq);
+	} else {
+		fputs("null", out);
+	}
+	fputs("}", out);
 }
 
 void la_fmt_json(FILE *out, const struct la_leakset *ls, const struct la_out_options *o)

@@ -93,6 +93,53 @@ static void findings(FILE *out, const struct la_process *p)
 	}
 }
 
+static const char *since(unsigned seq, char *buf, size_t n)
+{
+	if (!seq)
+		return "the program started";
+	snprintf(buf, n, "report #%u", seq);
+	return buf;
+}
+
+/* Delta reports: how every stack's outstanding blocks (old and new, of any
+ * kind) changed since the mark. A cache that keeps everything it ever stored
+ * is still reachable, so it never shows as lost: here it shows as growth. */
+static void growth(FILE *out, const struct la_process *p, uint64_t min_bytes)
+{
+	long pid = p->pid;
+	char a[32], b[32], buf[32];
+	size_t n = 0, shown = 0, nshrunk = 0;
+	uint64_t shrunk = 0;
+	for (size_t i = 0; i < p->ngrow; i++) {
+		if (p->grow[i].dbytes > 0 && (uint64_t)p->grow[i].dbytes >= min_bytes)
+			n++;
+		else if (p->grow[i].dbytes < 0) {
+			nshrunk++;
+			shrunk += (uint64_t)-p->grow[i].dbytes;
+		}
+	}
+	fprintf(out, "==%ld== GROWN SINCE %s: outstanding blocks per stack, of any kind, old and "
+		     "new\n", pid, since(p->base_seq, buf, sizeof(buf)));
+	for (size_t i = 0; i < p->ngrow; i++) {
+		const struct la_growth *g = &p->grow[i];
+		if (g->dbytes <= 0 || (uint64_t)g->dbytes < min_bytes)
+			continue;
+		fprintf(out, "==%ld== +%s bytes in %s%s blocks (%s, now %s) in growth record %zu of "
+			     "%zu\n", pid, la_commas((uint64_t)g->dbytes, a), g->dblocks < 0 ? "-" : "+",
+			la_commas((uint64_t)(g->dblocks < 0 ? -g->dblocks : g->dblocks), b),
+			la_family_name(g->family), la_kind_phrase(g->kind), ++shown, n);
+		stack(out, pid, &g->stack);
+		fprintf(out, "==%ld== \n", pid);
+	}
+	if (!n)
+		fprintf(out, "==%ld==    no stack grew\n", pid);
+	if (nshrunk)
+		fprintf(out, "==%ld==    %zu stack%s shrank by %s bytes in all\n", pid, nshrunk,
+			nshrunk > 1 ? "s" : "", la_commas(shrunk, a));
+	if (!n || nshrunk) /* a shown record already ends with a blank line */
+		fprintf(out, "==%ld== \n", pid);
+}
+
 static void process(FILE *out, const struct la_process *p, const struct la_out_options *o)
 {
 	long pid = p->pid;
@@ -102,6 +149,14 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 		fprintf(out, " %s", p->argv[i]);
 	fprintf(out, "\n==%ld== Report: %s #%u of pid %ld (parent %ld)\n", pid,
 		p->trigger ? p->trigger : "?", p->seq, pid, p->ppid);
+	char buf[32];
+	if (p->delta)
+		fprintf(out, "==%ld== Delta: the records are blocks allocated since %s that are "
+			     "still outstanding\n", pid, since(p->base_seq, buf, sizeof(buf)));
+	if (p->diff_old)
+		fprintf(out, "==%ld== Diff: the records are what appeared or grew since report #%u "
+			     "(%s): bytes and blocks are the increase\n", pid, p->diff_old_seq,
+			p->diff_old);
 	fprintf(out, "==%ld== \n", pid);
 	for (size_t i = 0; i < p->nrec; i++) {
 		const struct la_record *r = &p->rec[i];
@@ -111,6 +166,8 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 		record_head(out, r);
 		fprintf(out, " in loss record %zu of %zu\n", r->index, p->nshown);
 		stack(out, pid, &r->stack);
+		if (r->inherited)
+			fprintf(out, "==%ld==    (inherited: allocated by the parent before fork)\n", pid);
 		fprintf(out, "==%ld== \n", pid);
 		if (o->gen_supp) {
 			char *s = la_supp_generate(r);
@@ -118,6 +175,8 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 			free(s);
 		}
 	}
+	if (p->delta)
+		growth(out, p, o->min_bytes);
 	summary(out, p);
 	fprintf(out, "==%ld== \n", pid);
 	completeness(out, p);

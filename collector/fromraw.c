@@ -148,5 +148,17 @@ void la_fromraw(const struct la_raw *raw, struct la_process *p, int num_callers)
 		x->size = f->size;
 		x->count = f->count;
 	}
+	p->delta = raw->delta;
+	p->base_seq = raw->base_seq;
+	p->grow = la_xmalloc(raw->ngrow * sizeof(*p->grow));
+	for (size_t i = 0; i < raw->ngrow; i++) {
+		const struct la_raw_growth *g = &raw->grow[i];
+		struct la_growth *x = &p->grow[p->ngrow++];
+		x->kind = kind_of(g->kind);
+		x->family = g->fam;
+		x->dbytes = g->dbytes;
+		x->dblocks = g->dblocks;
+		x->stack = stack_of(raw, &mp, g->stack, num_callers);
+	}
 	free(mp.r);
 }

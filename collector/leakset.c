@@ -187,11 +187,25 @@ static int biggest_first(const void *pa, const void *pb)
 	return cmp_names(&a->stack, &b->stack);
 }
 
+static int most_growth_first(const void *pa, const void *pb)
+{
+	const struct la_growth *a = pa, *b = pb;
+	if (a->dbytes != b->dbytes)
+		return a->dbytes > b->dbytes ? -1 : 1;
+	if (a->dblocks != b->dblocks)
+		return a->dblocks > b->dblocks ? -1 : 1;
+	if (a->kind != b->kind)
+		return (int)a->kind - (int)b->kind;
+	return cmp_names(&a->stack, &b->stack);
+}
+
 void la_leakset_finish(struct la_leakset *ls, unsigned show_kinds, uint64_t min_bytes)
 {
 	for (size_t i = 0; i < ls->nproc; i++) {
 		struct la_process *p = &ls->proc[i];
 		qsort(p->rec, p->nrec, sizeof(*p->rec), biggest_first);
+		if (p->ngrow)
+			qsort(p->grow, p->ngrow, sizeof(*p->grow), most_growth_first);
 		memset(&p->tot, 0, sizeof(p->tot));
 		p->nshown = 0;
 		for (size_t k = 0; k < p->nrec; k++) {
@@ -226,4 +240,52 @@ uint64_t la_leakset_errors(const struct la_leakset *ls, unsigned error_kinds, ui
 		n += p->nfin;
 	}
 	return n;
+}
+
+static bool same_finding(const struct la_finding *a, const struct la_finding *b)
+{
+	return a->what == b->what && a->afam == b->afam && a->ffam == b->ffam &&
+	       !cmp_top(&a->alloc, &b->alloc) && !cmp_top(&a->free, &b->free);
+}
+
+static uint64_t grown(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+void la_leakset_diff(const struct la_process *old, struct la_process *neu)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < neu->nrec; i++) {
+		struct la_record r = neu->rec[i];
+		/* old is sorted by key: la_leakset_merge left it so */
+		const struct la_record *was =
+			old->nrec ? bsearch(&r, old->rec, old->nrec, sizeof(r), by_key) : NULL;
+		if (was) {
+			if (r.bytes <= was->bytes && r.blocks <= was->blocks &&
+			    r.ibytes <= was->ibytes && r.iblocks <= was->iblocks)
+				continue;
+			r.bytes = grown(r.bytes, was->bytes);
+			r.blocks = grown(r.blocks, was->blocks);
+			r.ibytes = grown(r.ibytes, was->ibytes);
+			r.iblocks = grown(r.iblocks, was->iblocks);
+			memset(r.largest_size, 0, sizeof(r.largest_size)); /* may be old blocks */
+		}
+		neu->rec[o++] = r;
+	}
+	neu->nrec = o;
+	o = 0;
+	for (size_t i = 0; i < neu->nfin; i++) {
+		struct la_finding f = neu->fin[i];
+		for (size_t k = 0; k < old->nfin; k++)
+			if (same_finding(&f, &old->fin[k]))
+				f.count = grown(f.count, old->fin[k].count);
+		if (f.count)
+			neu->fin[o++] = f;
+	}
+	neu->nfin = o;
+	neu->ngrow = 0; /* a delta report's growth is relative to its own mark */
+	neu->delta = false;
+	neu->diff_old = old->source;
+	neu->diff_old_seq = old->seq;
 }

@@ -6,7 +6,8 @@
  * record came from. Strings are owned by the model and live until exit.
  *
  *   la_leakset ── proc[] ── la_process ── rec[] ── la_record ── stack ── frame[]
- *                                     └─ fin[] ── la_finding ── alloc, free stacks
+ *                                     ├─ fin[] ── la_finding ── alloc, free stacks
+ *                                     └─ grow[] ── la_growth ── stack (delta reports)
  */
 #ifndef LEAKAGENT_LEAKSET_H
 #define LEAKAGENT_LEAKSET_H
@@ -64,6 +65,15 @@ struct la_finding {
 	uint64_t addr, size, count;
 };
 
+/* A delta report's growth of one stack's outstanding blocks (all of them,
+ * old and new) since the mark; negative when they shrank. */
+struct la_growth {
+	enum la_kind kind;
+	char family;
+	int64_t dbytes, dblocks;
+	struct la_stack stack;
+};
+
 struct la_totals {
 	uint64_t bytes[LA_NKINDS], blocks[LA_NKINDS];
 	uint64_t supp_bytes, supp_blocks;
@@ -86,6 +96,12 @@ struct la_process {
 	size_t nrec;
 	struct la_finding *fin;
 	size_t nfin;
+	bool delta;               /* records are blocks allocated since the mark only */
+	unsigned base_seq;        /* the mark: the previous delta report's seq, 0 = start */
+	struct la_growth *grow;   /* delta reports: growth per stack since the mark */
+	size_t ngrow;
+	const char *diff_old;     /* diff: the older report; records are what grew since */
+	unsigned diff_old_seq;
 	struct la_totals tot;     /* filled by la_leakset_finish */
 	size_t nshown;
 	unsigned limits;          /* LA_LIMIT_*: what the source cannot tell; 0 for memcheck's four kinds */
@@ -113,6 +129,10 @@ void la_leakset_merge(struct la_leakset *ls, int resolution);
 /* After suppressions: sorts records biggest first, marks those shown
  * (--show-leak-kinds, --min-bytes), numbers them and computes the totals. */
 void la_leakset_finish(struct la_leakset *ls, unsigned show_kinds, uint64_t min_bytes);
+/* diff: reduces neu (merged at the same resolution as old, both of one
+ * process) to the records that appeared or grew since old, each holding
+ * the increase, and to the findings that happened more often. */
+void la_leakset_diff(const struct la_process *old, struct la_process *neu);
 /* Records and findings that count as errors for --error-exitcode. */
 uint64_t la_leakset_errors(const struct la_leakset *ls, unsigned error_kinds, uint64_t min_bytes);
 

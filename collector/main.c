@@ -1,9 +1,11 @@
 /* main.c: the leakagent command line: `leakagent [options] PROG [ARGS...]`,
- * `leakagent run [options] -- PROG [ARGS...]` and `leakagent report [options]
- * FILE...`. Parses options, drives reader -> symbolizer -> leak set ->
+ * `leakagent run [options] -- PROG [ARGS...]`, `leakagent report [options]
+ * FILE...`, `leakagent snapshot [options] PID` and `leakagent diff [options]
+ * OLD NEW`. Parses options, drives reader -> symbolizer -> leak set ->
  * suppressions -> formatter, and decides the exit code: 2 for bad usage or
- * bad input, --error-exitcode when asked and leaks were found, otherwise the
- * program's own status (128+N when it died of signal N).
+ * bad input, 3 when a snapshot did not come in time, --error-exitcode when
+ * asked and leaks were found, otherwise the program's own status (128+N when
+ * it died of signal N).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +25,8 @@
 
 struct cli {
 	unsigned show_kinds, error_kinds;
+	bool show_given, delta;
+	double wait;                  /* snapshot: seconds; 0 = not given */
 	int num_callers, resolution, error_exitcode; /* -1: not given */
 	bool gen_supp;
 	enum la_format format;
@@ -35,7 +39,10 @@ struct cli {
 };
 
 enum { O_SHOW = 256, O_ERRKINDS, O_CALLERS, O_SUPP, O_GENSUPP, O_FORMAT, O_OUTPUT, O_MINBYTES,
-       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION, O_FROM_VG, O_FROM_TC };
+       O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION, O_FROM_VG, O_FROM_TC,
+       O_DELTA, O_WAIT };
+
+#define LA_SNAPSHOT_WAIT 60.0 /* seconds: a scan of a big heap on a busy machine */
 
 static const struct option longopts[] = {
 	{ "show-leak-kinds", required_argument, NULL, O_SHOW },
@@ -52,6 +59,8 @@ static const struct option longopts[] = {
 	{ "debug-dir", required_argument, NULL, O_DEBUGDIR },
 	{ "from-valgrind-xml", required_argument, NULL, O_FROM_VG },
 	{ "from-tcmalloc-heap", required_argument, NULL, O_FROM_TC },
+	{ "delta", no_argument, NULL, O_DELTA },
+	{ "wait", required_argument, NULL, O_WAIT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ 0 },
@@ -61,11 +70,18 @@ static const char usage[] =
 	"usage: leakagent [options] PROG [ARGS...]\n"
 	"       leakagent run [options] -- PROG [ARGS...]\n"
 	"       leakagent report [options] FILE...\n"
+	"       leakagent snapshot [--delta] [--wait SECONDS] [options] PID\n"
+	"       leakagent diff [options] OLD NEW\n"
 	"       leakagent compare [--with valgrind,tcmalloc] [--runs N] -- PROG [ARGS...]\n"
 	"\n"
 	"Runs PROG with the leak agent preloaded (keeping any LD_PRELOAD already set),\n"
 	"waits for it, and prints the symbolized report of it and its children on\n"
 	"stderr. `report` symbolizes raw reports written earlier (LEAKAGENT_OPTIONS=output=...).\n"
+	"`snapshot` asks the agent in the running process PID for a report now, waits\n"
+	"for it and prints it; --delta: only the blocks allocated since the previous\n"
+	"delta report that are still outstanding, and which stacks grew since then.\n"
+	"`diff` prints the records that appeared or grew between two reports of one\n"
+	"process (all kinds unless --show-leak-kinds says otherwise).\n"
 	"\n"
 	"options:\n"
 	"  --show-leak-kinds=LIST        kinds of records shown: definite,indirect,possible,\n"
@@ -89,12 +105,16 @@ static const char usage[] =
 	"  --debug-dir=DIR               also look for separate debug info in DIR (repeatable)\n"
 	"  --from-valgrind-xml=FILE      report: read memcheck XML (protocol 4-6) (repeatable)\n"
 	"  --from-tcmalloc-heap=FILE     report: read a heap checker .heap file (repeatable)\n"
+	"  --delta                       snapshot: a delta report instead of a full one\n"
+	"  --wait=SECONDS                snapshot: how long to wait for the report [60]\n"
 	"  --help                        this text\n"
 	"  --version                     leakagent's version\n"
 	"\n"
-	"exit status: the program's (128+N if it died of signal N), --error-exitcode's when\n"
-	"asked and leaks were found, 2 for bad usage or bad input (a corrupt or truncated\n"
-	"report, a missing or replaced binary, no report written).\n"
+	"exit status: the program's (128+N if it died of signal N; 0 for report, snapshot,\n"
+	"diff), --error-exitcode's when asked and leaks were found, 2 for bad usage or bad\n"
+	"input (a corrupt or truncated report, a missing or replaced binary, no report\n"
+	"written, a process that cannot be snapshot), 3 when a snapshot did not come\n"
+	"within --wait.\n"
 	"environment: LEAKAGENT_OPTIONS (agent options, kept), LEAKAGENT_AGENT (the agent to\n"
 	"preload), DEBUGINFOD_URLS (fetch missing debug info; off when unset).\n";
 
@@ -118,13 +138,15 @@ static const char *typed(char **argv)
 	return last;
 }
 
-static int parse(struct cli *c, int argc, char **argv)
+/* permute: options may follow the files or the pid (report, snapshot, diff);
+ * run stops at the program's name, whose own options follow. */
+static int parse(struct cli *c, int argc, char **argv, bool permute)
 {
 	int opt;
 	long v;
 	char range[64];
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, permute ? ":h" : "+:h", longopts, NULL)) != -1) {
 		const char *a = optarg;
 		switch (opt) {
 		case O_SHOW:
@@ -133,7 +155,20 @@ static int parse(struct cli *c, int argc, char **argv)
 				return bad_usage(typed(argv),
 						 "expected a comma list of definite, indirect, possible, "
 						 "reachable, unclassified, or all, or none");
+			c->show_given |= opt == O_SHOW;
 			break;
+		case O_DELTA:
+			c->delta = true;
+			break;
+		case O_WAIT: {
+			char *end;
+			errno = 0;
+			c->wait = strtod(a, &end);
+			if (!*a || *end || errno || !(c->wait > 0 && c->wait <= 86400))
+				return bad_usage(typed(argv), "expected a number of seconds, more than 0 "
+						 "and at most 86400");
+			break;
+		}
 		case O_CALLERS:
 			if (la_parse_long(a, 1, 256, &v) < 0)
 				return bad_usage(typed(argv), "expected a number from 1 to 256");
@@ -251,7 +286,7 @@ static FILE *open_out(const char *path)
 
 static int emit(const struct cli *c, const struct la_leakset *ls)
 {
-	struct la_out_options o = { c->show_kinds, c->gen_supp, LA_VERSION };
+	struct la_out_options o = { c->show_kinds, c->gen_supp, LA_VERSION, c->min_bytes };
 	if (c->format == LA_FMT_XML) {
 		bool per_pid = c->output && strstr(c->output, "%p");
 		if (ls->nproc > 1 && !per_pid)
@@ -359,6 +394,42 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 	return exit_code(c, errors, status);
 }
 
+static int cmd_snapshot(struct cli *c, int argc, char **argv)
+{
+	long pid;
+	if (optind >= argc)
+		return bad_usage("snapshot", "no process id given");
+	if (argc - optind > 1)
+		return bad_usage(argv[optind + 1], "snapshot takes one process id");
+	if (la_parse_long(argv[optind], 1, INT_MAX, &pid) < 0)
+		return bad_usage(argv[optind], "expected a process id (a positive number)");
+	char *path;
+	int rc = la_snapshot(pid, c->delta, c->wait > 0 ? c->wait : LA_SNAPSHOT_WAIT, &path);
+	if (rc)
+		return rc > 0 ? 3 : 2;
+	signal(SIGPIPE, SIG_IGN);
+	uint64_t errors = process(c, &path, 1);
+	return exit_code(c, errors, 0);
+}
+
+static int cmd_diff(struct cli *c, int argc, char **argv)
+{
+	if (argc - optind != 2)
+		return bad_usage("diff", "expected two report files: OLD NEW");
+	if (c->output && is_input(c->output, argv + optind, 2))
+		return bad_usage(c->output, "is one of the reports read; it would be overwritten");
+	if (!c->show_given)
+		c->show_kinds = LA_KINDS_ALL; /* growth of any kind is what a diff is for */
+	struct la_leakset ls = { 0 };
+	la_sym_init(&c->sym);
+	if (la_diff_read(argv[optind], argv[optind + 1], c->num_callers, c->resolution, &ls) < 0)
+		return 2;
+	la_supp_apply(&ls);
+	la_leakset_finish(&ls, c->show_kinds, c->min_bytes);
+	emit(c, &ls);
+	return exit_code(c, la_leakset_errors(&ls, c->error_kinds, c->min_bytes), 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .num_callers = 0, .resolution = 0, .error_exitcode = -1,
@@ -372,16 +443,23 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "compare"))
 		return la_compare_main(argc - 1, argv + 1);
 	bool report = !strcmp(argv[1], "report"), run = !strcmp(argv[1], "run");
-	if (report || run) {
+	bool snapshot = !strcmp(argv[1], "snapshot"), diff = !strcmp(argv[1], "diff");
+	if (report || run || snapshot || diff) {
 		argv++;
 		argc--;
 	}
-	int rc = parse(&c, argc, argv);
+	int rc = parse(&c, argc, argv, report || snapshot || diff);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < c.nsupp; i++)
 		la_supp_load(c.supp[i]);
 	if (la_bad_input)
 		return 2;
+	if (!snapshot && (c.delta || c.wait > 0))
+		return bad_usage(c.delta ? "--delta" : "--wait", "only snapshot takes this option");
+	if (snapshot)
+		return cmd_snapshot(&c, argc, argv);
+	if (diff)
+		return cmd_diff(&c, argc, argv);
 	return report ? cmd_report(&c, argc, argv) : cmd_run(&c, argc, argv);
 }

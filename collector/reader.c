@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,21 +286,33 @@ static void line_f(struct parse *ps)
 	raw->fin[raw->nfin++] = f;
 }
 
+/* a signed hex field: a leading '-' marks a decrease */
+static int shex(struct parse *ps, int i, int64_t *v)
+{
+	bool neg = ps->f[i][0] == '-';
+	uint64_t x;
+	if (neg)
+		ps->f[i]++;
+	if (hex(ps, i, &x) < 0)
+		return -1;
+	if (x > INT64_MAX) {
+		bad(ps, "field %d: number too large", i);
+		return -1;
+	}
+	*v = neg ? -(int64_t)x : (int64_t)x;
+	return 0;
+}
+
 static void line_g(struct parse *ps)
 {
-	char kind, fam;
-	unsigned stack;
-	uint64_t v;
-	/* growth lines are checked but not yet part of the leak set */
-	if (want(ps, 6) < 0 || letter(ps, 1, "DIPRU", &kind) < 0 || letter(ps, 2, "mna", &fam) < 0 ||
-	    stack_known(ps, 3, &stack) < 0)
+	struct la_raw *raw = ps->raw;
+	struct la_raw_growth g = { 0 };
+	if (want(ps, 6) < 0 || letter(ps, 1, "DIPRU", &g.kind) < 0 ||
+	    letter(ps, 2, "mna", &g.fam) < 0 || stack_known(ps, 3, &g.stack) < 0 ||
+	    shex(ps, 4, &g.dbytes) < 0 || shex(ps, 5, &g.dblocks) < 0)
 		return;
-	for (int i = 4; i < 6; i++) {
-		if (ps->f[i][0] == '-')
-			ps->f[i]++; /* signed: a leading '-' marks a decrease */
-		if (hex(ps, i, &v) < 0)
-			return;
-	}
+	LA_GROW(raw->grow, raw->ngrow, raw->growcap);
+	raw->grow[raw->ngrow++] = g;
 }
 
 static void line_known(struct parse *ps, char tag)
@@ -344,6 +357,12 @@ static void line_known(struct parse *ps, char tag)
 	case 'r': line_r(ps); return; /* keeps last_rec */
 	case 'b': line_b(ps); return;
 	case 'g': line_g(ps); break;
+	case 'd':
+		if (want(ps, 2) == 0 && hexu(ps, 1, &idx) == 0) {
+			raw->delta = true;
+			raw->base_seq = idx;
+		}
+		break;
 	case 'f': line_f(ps); break;
 	case 'w':
 		if (want(ps, 5) == 0 && hex(ps, 1, &v[0]) == 0 && hex(ps, 2, &v[1]) == 0 &&
@@ -449,7 +468,7 @@ int la_raw_read(const char *path, struct la_raw *raw)
 			ended = true;
 			continue;
 		}
-		if (strchr("pxatomlsrbgfwn", line[0]))
+		if (strchr("pxatomlsrbgdfwn", line[0]))
 			line_known(&ps, line[0]);
 	}
 	if (ferror(fp)) {

@@ -31,11 +31,11 @@ struct entry {
 struct sym {
 	GElf_Addr lo, hi;     /* hi == lo: size unknown */
 	const char *name;     /* owned by libdwfl's ELF data */
-	int rank;             /* global 0, weak 1, local 2: aliases prefer the first */
 };
 
 struct symfile {
 	char *path, *build_id;
+	char *shown;          /* the path frames show: the file's real path, as memcheck */
 	Dwfl *dwfl;
 	Dwfl_Module *mod;     /* NULL: nothing to symbolize with */
 	struct sym *syms;     /* function symbols sorted by address, built once */
@@ -165,6 +165,12 @@ static void open_file(struct symfile *sf)
 		return; /* linux-vdso.so.1 and the like: no file, module+offset */
 	char *file = la_xasprintf("%s%s", sysroot ? sysroot : "", sf->path);
 	int err = access(file, R_OK) == 0 ? 0 : errno;
+	char *real = err ? NULL : realpath(file, NULL);
+	size_t skip = sysroot ? strlen(sysroot) : 0;
+	if (real && strncmp(real, file, skip) == 0 && real[skip] == '/') {
+		sf->shown = la_xstrdup(real + skip);
+	}
+	free(real);
 	if (!err) {
 		sf->mod = report(sf, file);
 		if (!sf->mod)
@@ -213,6 +219,7 @@ static struct symfile *symfile(const struct la_raw_module *m)
 	}
 	struct symfile *sf = la_xmalloc(sizeof(*sf));
 	sf->path = la_xstrdup(m->path);
+	sf->shown = sf->path;
 	sf->build_id = m->build_id ? la_xstrdup(m->build_id) : NULL;
 	open_file(sf);
 	LA_GROW(files, nfiles, filescap);
@@ -372,12 +379,21 @@ static int inline_chain(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *cu, Dwarf_
 	return (int)ch.n;
 }
 
+/* Aliases of one address are named as memcheck names them, so reports and
+ * valgrind suppressions agree (fun:strdup, not __strdup): the shortest name
+ * not counting a version suffix, then a versioned one, then alphabetical. */
 static int by_addr(const void *a, const void *b)
 {
 	const struct sym *x = a, *y = b;
 	if (x->lo != y->lo)
 		return x->lo < y->lo ? -1 : 1;
-	return x->rank - y->rank;
+	size_t lx = strcspn(x->name, "@"), ly = strcspn(y->name, "@");
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	int vx = x->name[lx] == '@', vy = y->name[ly] == '@';
+	if (vx != vy)
+		return vy - vx;
+	return strcmp(x->name, y->name);
 }
 
 /* libdwfl's address-to-symbol lookup scans the whole symbol table on every
@@ -395,12 +411,11 @@ static void read_syms(struct symfile *sf)
 		GElf_Addr addr;
 		GElf_Word shndx;
 		const char *name = dwfl_module_getsym_info(sf->mod, i, &sym, &addr, &shndx, NULL, NULL);
-		int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+		int type = GELF_ST_TYPE(sym.st_info);
 		if (!name || !*name || shndx == SHN_UNDEF ||
 		    (type != STT_FUNC && type != STT_GNU_IFUNC))
 			continue;
-		sf->syms[sf->nsyms++] = (struct sym){ addr, addr + sym.st_size, name,
-						      bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2 };
+		sf->syms[sf->nsyms++] = (struct sym){ addr, addr + sym.st_size, name };
 	}
 	qsort(sf->syms, sf->nsyms, sizeof(*sf->syms), by_addr);
 }
@@ -419,7 +434,7 @@ static const char *sym_name(struct symfile *sf, GElf_Addr a)
 	}
 	if (!lo)
 		return NULL;
-	/* the best-ranked alias among those starting at the same address */
+	/* the preferred alias among those starting at the same address */
 	size_t i = lo - 1;
 	while (i > 0 && sf->syms[i - 1].lo == sf->syms[i].lo)
 		i--;
@@ -508,7 +523,7 @@ struct la_stack la_sym_lookup(const struct la_raw_module *m, uint64_t ip)
 		/* cached frames carry the ip of the first process that asked;
 		 * callers copy and set their own */
 		e->off = off + 1;
-		e->frames = symbolize(sf, sf->path, ip, off);
+		e->frames = symbolize(sf, sf->shown, ip, off);
 		sf->n++;
 		nlookups++;
 	}

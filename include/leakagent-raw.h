@@ -17,6 +17,13 @@
  *   t <trigger> <seq> <sec> <nsec>           what wrote this report: exit | signal |
  *                                            delta | api; seq counts reports of this
  *                                            process from 1; realtime clock
+ *   d <baseseq>                              only in a delta report (SIGUSR2 or
+ *                                            leakagent_snapshot(1)): its r lines hold
+ *                                            only blocks allocated since the mark that
+ *                                            report baseseq set (0: process start) and
+ *                                            still outstanding; writing it sets a new
+ *                                            mark. Blocks inherited at fork predate
+ *                                            the mark of a child's first delta.
  *   o <name> <value>                         an effective agent option
  *   m <id> <bias> <state> <build-id> <path>  module: load bias (dlpi_addr); state L
  *                                            loaded at report time, U unloaded
@@ -33,9 +40,11 @@
  *                                            indirectly lost through these blocks
  *   b <addr> <size>                          one of the largest blocks of the
  *                                            preceding r line (at most LA_RAW_LARGEST)
- *   g <kind> <fam> <stack> <dbytes> <dblocks>  growth of a stack since the previous
- *                                            snapshot (delta reports), signed: a
- *                                            leading '-' marks a decrease
+ *   g <kind> <fam> <stack> <dbytes> <dblocks>  delta reports: change of ALL the
+ *                                            outstanding blocks of (kind, family,
+ *                                            stack) since the mark, each number
+ *                                            signed: a leading '-' marks a decrease;
+ *                                            unchanged keys have no line
  *   f <what> <afam> <ffam> <astack> <fstack> <addr> <size> <count>
  *                                            finding: what is "mismatch" (freed with
  *                                            the wrong family) or "invalid" (address

@@ -5,6 +5,7 @@
 # prints one markdown table per group: median wall-time ratios and max RSS.
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -230,6 +231,7 @@ def build(ctx):
     src = os.path.join(SRC, "newdel.cc")
     sh(["g++"] + cflags + ["-o", os.path.join(ctx.bin, "newdel"), src])
     sh(["g++"] + cflags + ["-fsanitize=leak", "-o", os.path.join(ctx.bin, "newdel.lsan"), src])
+    sh(["gcc"] + cflags + ["-o", os.path.join(ctx.bin, "pause"), os.path.join(SRC, "pause.c"), "-lpthread"])
     sh(["gcc", "-O2", "-g", "-fPIC", "-shared", "-o", ctx.shim, os.path.join(SRC, "capture-shim.c"),
         "-ldl", "-lunwind"])
     sh(["gcc", "-O2", "-fPIC", "-shared", "-o", ctx.sigfix, os.path.join(SRC, "lsan-signal-fix.c")])
@@ -237,6 +239,49 @@ def build(ctx):
         if not os.path.exists(os.path.join(ROOT, "build", "build.ninja")):
             sh(["meson", "setup", os.path.join(ROOT, "build")], cwd=ROOT, stdout=subprocess.DEVNULL)
         sh(["ninja", "-C", os.path.join(ROOT, "build")], stdout=subprocess.DEVNULL)
+
+
+# --- the snapshot pause -----------------------------------------------------
+
+
+def measure_pause(ctx, blocks, runs):
+    """pause.c under the agent: the longest stall a running thread saw while a
+    SIGUSR1 snapshot was taken, with the agent's own scan_stats split.
+    Returns (live bytes, [gap ns], [scan_stats line]) or an error string."""
+    gaps, lines, live = [], [], 0
+    for _ in range(runs):
+        out = tempfile.mkdtemp(dir=ctx.tmp)
+        env = dict(os.environ, LD_PRELOAD=ctx.agent,
+                   LEAKAGENT_OPTIONS="output=%s/%%p.%%n.raw:scan_stats=1:report_at_exit=0" % out)
+        p = subprocess.run([os.path.join(ctx.bin, "pause"), str(blocks), out], env=env,
+                           capture_output=True, text=True, timeout=ctx.timeout)
+        if p.returncode != 0 or not p.stdout.startswith("pause "):
+            return "failed: " + p.stderr.strip()[-80:]
+        live, gap = int(p.stdout.split()[1]), int(p.stdout.split()[2])
+        gaps.append(gap)
+        lines += [l[len("leakagent: "):] for l in p.stderr.splitlines() if l.startswith("leakagent: scan: ")]
+        shutil.rmtree(out)
+    return live, gaps, lines
+
+
+def print_pause(results):
+    print("## snapshot pause (SIGUSR1 while a thread allocates; target: at most 100 ms per 100 MB live)\n")
+    print("| live blocks | live heap MB | longest stall ms | per 100 MB | snapshot ms | stop ms | mark+classify ms |")
+    print("|---|---|---|---|---|---|---|")
+    ms = lambda key, line: re.search(key + r" ([0-9.]+) ms", line)
+    for blocks, res in results:
+        if isinstance(res, str):
+            print("| %d | - | %s | | | | |" % (blocks, res))
+            continue
+        live, gaps, lines = res
+        gap = statistics.median(gaps) / 1e6
+        parts = []
+        for key in ["snapshot", "stop", "mark\\+classify"]:
+            vals = [float(m.group(1)) for m in (ms(key, l) for l in lines) if m]
+            parts.append("%.1f" % statistics.median(vals) if vals else "-")
+        print("| %d | %.0f | %.0f | %.0f | %s |" % (blocks, live / 1e6, gap, gap / (live / 1e8), " | ".join(parts)))
+    print("\nlongest stall: the longest gap between two iterations of a thread that mallocs,")
+    print("frees and reads the clock in a loop (median over runs): the pause the program felt.\n")
 
 
 # --- tables ----------------------------------------------------------------
@@ -258,6 +303,8 @@ def main():
     ap.add_argument("--workloads", help="comma-separated subset of " + ",".join(w[0] for w in WORKLOADS))
     ap.add_argument("--agent", default=os.path.join(ROOT, "build", "agent", "libleakagent.so"))
     ap.add_argument("--timeout", type=float, default=180, help="seconds per run before giving up (default 180)")
+    ap.add_argument("--pause-blocks", help="live blocks for the snapshot pause, comma-separated "
+                    "(default 1000000,5000000; --quick 200000,1000000; empty: skip)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every run on stderr")
     args = ap.parse_args()
 
@@ -299,6 +346,12 @@ def main():
             row["runs"][tool] = r if ok else None
             row.setdefault("cpu", {})[tool] = r.cpu / ref.cpu if ok and ref.cpu > 0 else None
         rows[name] = row
+    pause_blocks = args.pause_blocks if args.pause_blocks is not None else \
+        "200000,1000000" if args.quick else "1000000,5000000"
+    pauses = []
+    for blocks in [int(b) for b in pause_blocks.split(",") if b]:
+        print("snapshot pause, %d blocks..." % blocks, file=sys.stderr)
+        pauses.append((blocks, measure_pause(ctx, blocks, runs)))
     elapsed = time.monotonic() - started
 
     print("\n# leakagent benchmark (%s mode, median of %d run%s, %s)\n" %
@@ -348,6 +401,8 @@ def main():
                 for line in ctx.scan_lines.get(n, []):
                     print("agent scan_stats on %s: `%s`  " % (n, line))
             print()
+    if pauses:
+        print_pause(pauses)
     print("agent/shim cpu: the same ratio on user+sys CPU time, steadier when the machine is shared.")
     print("Ratios are wall time against the native run of the same size in this invocation.")
     print("`/k`: the tool ran the workload at 1/k of its size (too slow at full size).")

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """process.py: agent behaviours that span processes, files and options,
 checked on real runs: fork, exec and posix_spawn children, report file
-safety (unwritable place, planted symlinks), bad options, daemon habits and
-jemalloc as the next allocator.
+safety (unwritable place, planted symlinks), bad options, daemon habits,
+jemalloc as the next allocator, and snapshots of a running daemon.
 
 Usage: process.py SCENARIO AGENT BUILD_TESTS_DIR
 """
 
 import glob
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 import laraw  # noqa: E402
@@ -210,6 +212,78 @@ def scenario_burst():
     expect(2 <= len(reports) < 1000, f'{len(reports)} reports for 1000 coalesced signals')
     expect(all(r.complete for r in reports), 'a report is incomplete')
     expect(reports[-1].trigger == 'exit', 'no exit report')
+    # no block lost or counted twice while 4 threads churn: each holds at most
+    # its 16 blocks of 1, 17, ..., 241 bytes; `before` is there exactly once
+    for r in reports[:-1]:
+        got = strip_kind(own(r, prog))
+        churn = got.pop(('m', '-', 'churn'), (0, 0))
+        expect(got == {('m', '-', 'before'): (1111, 1)} and churn[1] <= 64 and churn[0] <= 4 * 1936,
+               f'snapshot {r.seq}: {got}, churn {churn}', r)
+
+
+def scenario_timerd():
+    """Two SIGUSR1 snapshots and three delta snapshots (two by SIGUSR2, one
+    from code) of a daemon whose threads allocate on a timer; every report
+    exact; the daemon still serves afterwards."""
+    prog = os.path.join(BIN, 'agent-timerd')
+    out = tempfile.mkdtemp(prefix='la-timerd-')
+    p = subprocess.Popen([prog], env=env_with(f'output={out}/%p.%n.raw'), text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def say(cmd, answer):
+        p.stdin.write(cmd + '\n')
+        p.stdin.flush()
+        got = p.stdout.readline().strip()
+        expect(got == answer, f'{cmd!r}: answered {got!r}, expected {answer!r}')
+
+    def report(seq, sig=None):
+        if sig:
+            os.kill(p.pid, sig)
+        path = os.path.join(out, f'{p.pid}.{seq}.raw')
+        for _ in range(3000):  # a report file appears complete or not at all
+            if os.path.exists(path):
+                return laraw.parse(path)
+            time.sleep(0.01)
+        fail(f'report {seq} never appeared')
+
+    def check(r, trigger, base, records, growth):
+        expect(r.complete and r.trigger == trigger and r.base_seq == base,
+               f'report {r.seq}: trigger {r.trigger}, base {r.base_seq}', r)
+        sym = laraw.Symbolizer(r)
+        got = own(r, prog)
+        expect(got == records, f'report {r.seq} records {got}', r)
+        got = laraw.own_records(r, sym, {os.path.realpath(prog)}, r.growth)
+        expect(base is not None or not r.growth, f'report {r.seq}: growth in a full report', r)
+        expect(base is None or got == growth, f'report {r.seq} growth {got}', r)
+
+    R, D = 'R', 'D'
+    cache = lambda k, n, b=100: {(k, 'm', '-', 'cache_put'): (b * n, n)}
+    leak = lambda f, size, n: {(D, 'm', '-', f): (size * n, n)}
+    grow = lambda k, f, b, n: {(k, 'm', None, f): (b, n)}
+    say('phase 1', 'done 1')
+    # the beacon `leakagent snapshot` reads: signals and the absolute template
+    beacon = [ln for ln in open(f'/proc/{p.pid}/maps') if '/memfd:leakagent:' in ln]
+    want = f'/memfd:leakagent:10:12:{out}/%p.%n.raw (deleted)'
+    expect(len(beacon) == 1 and beacon[0].rstrip('\n').endswith(want), f'beacon {beacon}')
+    after1 = {**cache(R, 30), **leak('leak_a', 64, 6)}
+    check(report(1, signal.SIGUSR1), 'signal', None, after1, {})
+    check(report(2, signal.SIGUSR2), 'delta', 0, after1,
+          {**grow(R, 'cache_put', 3000, 30), **grow(D, 'leak_a', 384, 6)})
+    say('phase 2', 'done 2')
+    check(report(3, signal.SIGUSR1), 'signal', None,
+          {**cache(R, 45), **leak('leak_a', 64, 6), **leak('leak_b', 48, 3)}, {})
+    check(report(4, signal.SIGUSR2), 'delta', 2, {**cache(R, 30), **leak('leak_b', 48, 3)},
+          {**grow(R, 'cache_put', 1500, 15), **grow(D, 'leak_b', 144, 3)})
+    say('phase 3', 'done 3')
+    check(report(5, signal.SIGUSR2), 'delta', 4, {**cache(R, 15), **leak('leak_c', 32, 3)},
+          {**grow(R, 'cache_put', -1500, -15), **grow(D, 'leak_c', 96, 3)})
+    say('ping', 'pong')
+    say('api 1', 'api 0')
+    check(report(6), 'api', 5, {}, {})
+    say('quit', '')
+    expect(p.wait(timeout=60) == 0, f'exit status {p.returncode}: {p.stderr.read()}')
+    check(report(7), 'exit', None, {**cache(R, 30), **leak('leak_a', 64, 6),
+                                    **leak('leak_b', 48, 3), **leak('leak_c', 32, 3)}, {})
 
 
 def scenario_readme():
@@ -238,5 +312,5 @@ if __name__ == '__main__':
      'term': lambda: scenario_death('term', -15),
      'exit5': lambda: scenario_death('exit5', 5),
      'abort': lambda: scenario_death('abort', -6),
-     'burst': scenario_burst}[name]()
+     'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

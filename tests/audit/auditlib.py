@@ -1,54 +1,29 @@
-"""auditlib.py: helpers of the audit tests: run leakagent, valgrind and the
-tcmalloc heap checker on the test programs, read reports back as JSON, and
-assert with messages that show what was seen."""
+"""auditlib.py: helpers of the audit tests: run valgrind and the tcmalloc
+heap checker on the test programs, read reports and comparisons back as
+JSON. Running leakagent and asserting come from tests/collector/lacheck.py."""
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
-LEAKAGENT = os.environ["LEAKAGENT"]
-BINDIR = os.environ["TESTBIN_DIR"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "collector"))
+import lacheck  # noqa: E402
+from lacheck import LEAKAGENT, check, prog, schema_valid  # noqa: E402,F401
+
+env = lacheck.clean_env
 TMP = tempfile.mkdtemp(prefix="la-audit-")
-
-failures = 0
-
-
-def check(cond, what, output=""):
-    global failures
-    if cond:
-        print(f"ok - {what}")
-    else:
-        failures += 1
-        print(f"FAIL - {what}")
-        if output:
-            print("---- output ----\n" + str(output)[-6000:] + "\n----------------")
 
 
 def done():
-    subprocess.run(["rm", "-rf", TMP])
-    print(f"{failures} failed")
-    sys.exit(1 if failures else 0)
-
-
-def prog(name):
-    return os.path.join(BINDIR, name)
-
-
-def env():
-    e = dict(os.environ)
-    e["MALLOC_PERTURB_"] = "0"
-    e.pop("DEBUGINFOD_URLS", None)
-    for k in ("HEAPCHECK", "LD_PRELOAD", "VALGRIND_OPTS"):
-        e.pop(k, None)
-    return e
+    shutil.rmtree(TMP, ignore_errors=True)
+    lacheck.done()
 
 
 def run(args, **kw):
-    p = subprocess.run([LEAKAGENT] + args, capture_output=True, text=True, env=env(),
-                       timeout=240, **kw)
-    return p.returncode, p.stdout, p.stderr
+    return lacheck.run(args, timeout=240, **kw)
 
 
 def errors(stderr):
@@ -135,16 +110,3 @@ def agent_raw(argv, name):
     subprocess.run(argv, env=e, capture_output=True, timeout=240)
     files = glob.glob(os.path.join(d, "leakagent.*.raw"))
     return files[0] if files else None
-
-
-def schema_valid(doc):
-    """Whether a report validates against the collector's JSON schema."""
-    import jsonschema
-    here = os.path.dirname(os.path.abspath(__file__))
-    schema = json.load(open(os.path.join(here, "..", "..", "collector", "report-schema.json")))
-    try:
-        jsonschema.validate(doc, schema)
-        return True
-    except jsonschema.ValidationError as e:
-        print(e)
-        return False

@@ -1,5 +1,7 @@
-"""lacheck.py: helpers shared by the collector's tests: run leakagent, parse
-its text report into records, and assert with messages that show the output."""
+"""lacheck.py: helpers shared by the collector's, audit and daemon tests: run
+leakagent, parse its text report into records, validate JSON reports against
+the schema, and assert with messages that show the output."""
+import json
 import os
 import re
 import subprocess
@@ -25,7 +27,7 @@ def check(cond, what, output=""):
         failures += 1
         print(f"FAIL - {what}")
         if output:
-            print("---- output ----\n" + output + "\n----------------")
+            print("---- output ----\n" + str(output)[-6000:] + "\n----------------")
 
 
 def done():
@@ -37,15 +39,35 @@ def prog(name):
     return os.path.join(BINDIR, name)
 
 
-def run(args, env=None, cwd=None):
+def clean_env():
+    """The test's environment without anything that would change what a
+    checker sees (debuginfod, a preload, valgrind or heap checker settings)."""
     e = dict(os.environ)
     e["MALLOC_PERTURB_"] = "0"
-    e.pop("DEBUGINFOD_URLS", None)
+    for k in ("DEBUGINFOD_URLS", "HEAPCHECK", "LD_PRELOAD", "VALGRIND_OPTS"):
+        e.pop(k, None)
+    return e
+
+
+def run(args, env=None, cwd=None, timeout=120):
+    e = clean_env()
     if env:
         e.update(env)
     p = subprocess.run([LEAKAGENT] + args, capture_output=True, text=True, env=e, cwd=cwd,
-                       timeout=120)
+                       timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def schema_valid(doc):
+    """Whether a JSON report validates against collector/report-schema.json."""
+    import jsonschema
+    path = os.path.join(SRCDIR, "..", "..", "collector", "report-schema.json")
+    try:
+        jsonschema.validate(doc, json.load(open(path)))
+        return True
+    except jsonschema.ValidationError as e:
+        print(e)
+        return False
 
 
 HEAD = re.compile(r"^==(\d+)== ([\d,]+)(?: \(([\d,]+) direct, ([\d,]+) indirect\))? bytes in "

@@ -70,6 +70,11 @@ pl, cl = find(recs, "parent_leak"), find(recs, "child_leak")
 check(len(pl) == 1 and pl[0]["bytes"] == 111 and len(cl) == 1 and cl[0]["bytes"] == 222
       and pl[0]["pid"] != cl[0]["pid"], "parent and child leaks in their own reports", err)
 check(err.index("==%d==" % pids[0]) < err.index("==%d==" % pids[1]), "sorted by pid", err)
+el = find(recs, "early_leak")
+inherited = [b for b in err.split("\n==%d== \n" % cl[0]["pid"]) if "early_leak" in b and
+             "(inherited: allocated by the parent before fork)" in b] if cl else []
+check(len(el) == 2 and {r["pid"] for r in el} == set(pids) and len(inherited) == 1,
+      "the leak from before the fork is in both reports, marked inherited in the child's", err)
 
 # a program killed by a signal: 128+15
 rc, out, err = run([prog("exit_signal")])

@@ -46,10 +46,12 @@ class Report:
     args: list = field(default_factory=list)
     trigger: str = ''
     seq: int = 0
+    base_seq: int = None  # delta reports only: the report that set the mark
     options: dict = field(default_factory=dict)
     modules: list = field(default_factory=list)
     stacks: dict = field(default_factory=dict)
     records: list = field(default_factory=list)
+    growth: list = field(default_factory=list)
     findings: list = field(default_factory=list)
     world: dict = field(default_factory=dict)
     totals: dict = field(default_factory=dict)
@@ -82,6 +84,8 @@ def parse(path):
             r.args.append(unesc(rest.partition(' ')[2]))
         elif tag == 't':
             r.trigger, r.seq = f[0], int(f[1], 16)
+        elif tag == 'd':
+            r.base_seq = int(f[0], 16)
         elif tag == 'o':
             r.options[f[0]] = f[1]
         elif tag == 'm':
@@ -97,6 +101,9 @@ def parse(path):
             r.records.append(dict(kind=f[0], fam=f[1], origin=f[2], stack=int(f[3], 16),
                                   bytes=int(f[4], 16), blocks=int(f[5], 16),
                                   ibytes=int(f[6], 16), iblocks=int(f[7], 16), largest=[]))
+        elif tag == 'g':
+            r.growth.append(dict(kind=f[0], fam=f[1], stack=int(f[2], 16),
+                                 bytes=int(f[3], 16), blocks=int(f[4], 16)))
         elif tag == 'b':
             r.records[-1]['largest'].append((int(f[0], 16), int(f[1], 16)))
         elif tag == 'f':
@@ -165,18 +172,19 @@ def run_under_agent(argv, agent, options='', env=None, cwd=None, timeout=60, std
     return p, reports, out
 
 
-def own_records(report, sym, module_paths):
-    """Records whose allocating frame (the allocator's caller) lies in one of
-    module_paths, summed by (kind, family, origin, function)."""
+def own_records(report, sym, module_paths, lines=None):
+    """Records (or the given lines, e.g. report.growth) whose allocating frame
+    (the allocator's caller) lies in one of module_paths, summed by (kind,
+    family, origin, function); growth lines have origin None."""
     agg = {}
-    for rec in report.records:
+    for rec in report.records if lines is None else lines:
         pcs = report.stacks.get(rec['stack'], [])
         if not pcs:
             continue
         m = report.module_of(pcs[0] - 1)
         if not m or os.path.realpath(m.path) not in module_paths:
             continue
-        key = (rec['kind'], rec['fam'], rec['origin'], sym.function(pcs[0]))
+        key = (rec['kind'], rec['fam'], rec.get('origin'), sym.function(pcs[0]))
         b, n = agg.get(key, (0, 0))
         agg[key] = (b + rec['bytes'], n + rec['blocks'])
     return agg
