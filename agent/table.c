@@ -1,5 +1,5 @@
 /* table.c: the live-allocation table: every block the program holds, by
- * address, in 16 bytes (see the slot drawing in agent.h). 64 shards picked by
+ * address, in 16 bytes (see the slot drawing in agent.h). 256 shards picked by
  * address region, each with its own lock, so threads rarely meet; each shard is
  * an open-addressed array (linear probing, backward-shift deletion) from mmap,
  * grown by half at 70% load, so the table costs 23-35 bytes per live block.
@@ -8,7 +8,8 @@
 
 #include "agent.h"
 
-#define NSHARDS 64
+#define NSHARDS_LOG 8
+#define NSHARDS (1 << NSHARDS_LOG)
 #define INIT_CAP 256 /* slots per shard at start: 4 KiB; capacities stay multiples */
 #define ADDR_MASK 0xffffffffffffull
 #define HUGE_SIZE 0xffffffffu
@@ -19,10 +20,14 @@ struct slot {
 	uint64_t val;  /* stack << 32 | size (HUGE_SIZE: see huge[]) */
 };
 
+/* Two cache lines: the one every operation writes (lock, count) and the one
+ * it only reads (the array), so la_table_prefetch and the probes of other
+ * threads' operations do not pull a line that keeps changing hands. */
 struct shard {
 	la_lock_t lock;
-	size_t cap, count;
-	struct slot *slots;
+	size_t count;
+	struct slot *slots __attribute__((aligned(64)));
+	size_t cap;
 } __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
@@ -41,7 +46,7 @@ static inline uint64_t mix(uintptr_t a)
  * its own, so threads on different cores rarely share a shard's cache line. */
 static inline struct shard *shard_of(uintptr_t a)
 {
-	return &shards[(uint64_t)(a >> 16) * 0x9e3779b97f4a7c15ull >> 58];
+	return &shards[(uint64_t)(a >> 16) * 0x9e3779b97f4a7c15ull >> (64 - NSHARDS_LOG)];
 }
 
 static void huge_set(uintptr_t addr, uint64_t size)
