@@ -11,27 +11,15 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define CHAINS 65536
-
-struct block { struct block *next; unsigned size; unsigned pad; };
-
-struct block *table[CHAINS]; /* the roots: a global the scan must read */
+#include "chains.h"
 
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 5000000;
-	unsigned x = 2024;
 	struct timespec ts;
 	struct rusage ru;
 
-	for (long i = 0; i < n; i++) {
-		x = x * 1103515245u + 12345u;
-		unsigned size = 32 + ((x >> 8) % 537);
-		struct block *b = malloc(size);
-		b->size = size;
-		b->next = table[i % CHAINS];
-		table[i % CHAINS] = b;
-	}
+	build_chains(n);
 	getrusage(RUSAGE_SELF, &ru);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fprintf(stderr, "bench-end %lld %lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,

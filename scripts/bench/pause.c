@@ -1,7 +1,6 @@
 /* pause.c: benchmark workload for the snapshot pause. Builds N live blocks
- * (like bigheap: 32..568 bytes, chained from a global table, all reachable),
- * then a worker thread allocates, frees and reads the clock in a loop while
- * the main thread asks the agent for a snapshot with SIGUSR1 and waits for
+ * (chains.h, as bigheap: all reachable), then a worker thread allocates,
+ * frees and reads the clock in a loop while the main thread asks the agent for a snapshot with SIGUSR1 and waits for
  * the report file to appear in DIR. The longest gap the worker saw between
  * two iterations is the pause the program felt: threads parked for the scan,
  * and allocations waiting while the table is frozen.
@@ -18,11 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHAINS 65536
+#include "chains.h"
 
-struct block { struct block *next; unsigned size; unsigned pad; };
-
-struct block *table[CHAINS];
 static volatile int stop;
 static int64_t longest;
 
@@ -63,19 +59,9 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
 	const char *dir = argc > 2 ? argv[2] : ".";
-	unsigned x = 2024;
-	uint64_t bytes = 0;
+	uint64_t bytes = build_chains(n);
 	pthread_t t;
 
-	for (long i = 0; i < n; i++) {
-		x = x * 1103515245u + 12345u;
-		unsigned size = 32 + ((x >> 8) % 537);
-		struct block *b = malloc(size);
-		b->size = size;
-		b->next = table[i % CHAINS];
-		table[i % CHAINS] = b;
-		bytes += size;
-	}
 	if (pthread_create(&t, NULL, worker, NULL) != 0)
 		return 1;
 	usleep(200000);
