@@ -47,11 +47,16 @@ void la_report_init(void)
 	close(fd);
 }
 
+static void free_records(struct records *r)
+{
+	la_unmap(r->v, r->cap * sizeof(*r->v));
+	memset(r, 0, sizeof(*r));
+}
+
 void la_report_after_fork(void)
 {
 	report_seq = mark_seq = 0;
-	la_unmap(mark.v, mark.cap * sizeof(*mark.v)); /* the parent's: copied at fork */
-	memset(&mark, 0, sizeof(mark));
+	free_records(&mark); /* the parent's: copied at fork */
 	la_lock_init(&report_lock);
 }
 
@@ -317,12 +322,6 @@ static void write_totals(struct la_writer *w, const struct la_snap *s, const str
 }
 
 #define MAX_REPORT_FINDINGS 1024
-
-static void free_records(struct records *r)
-{
-	la_unmap(r->v, r->cap * sizeof(*r->v));
-	memset(r, 0, sizeof(*r));
-}
 
 int la_report(const char *trigger, int delta)
 {
