@@ -444,10 +444,69 @@ struct memo {
 	uintptr_t pcs[MEMO_FRAMES];
 };
 #define MEMOS 4 /* walks remembered per thread: a loop's few allocation sites */
-static LA_TLS struct memo memos[MEMOS];
-static LA_TLS int memo_cur; /* the latest; suffixes are taken from it */
 static unsigned flush_gen;          /* bumped by la_capture_flush: rules changed */
 LA_TLS uint32_t *la_capture_tag;
+
+/* A thread's walks live in agent memory, not in static TLS (9 KiB): glibc
+ * carves static TLS out of every thread's stack, which left a thread made
+ * with a 16 KiB stack about 3 KiB, and the scan reads TLS as a root, where
+ * the rbp values a walk keeps held blocks the program had dropped. Taken at
+ * a thread's first capture, given back by a key destructor at its exit. */
+struct memos {
+	struct memo m[MEMOS];
+	int cur;            /* the latest; suffixes are taken from it */
+	struct memos *next; /* in the spare list */
+};
+#define MEMOS_PER_MAP 16
+static LA_TLS struct memos *mine;
+static LA_TLS int mine_gone; /* given back: this thread is exiting */
+static pthread_key_t mine_key;
+static int mine_key_ok;
+static la_lock_t spare_lock;
+static struct memos *spare;
+
+static void memos_give_back(void *p)
+{
+	struct memos *s = p;
+	mine = NULL;
+	mine_gone = 1;
+	/* before the lock: a handler's capture meanwhile sees mine_gone, and
+	 * never waits for a lock its own thread holds */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	la_lock(&spare_lock);
+	s->next = spare;
+	spare = s;
+	la_unlock(&spare_lock);
+}
+
+/* NULL: no memory, no key, or the thread is past its key destructor (its
+ * captures then go to libunwind). */
+static struct memos *__attribute__((noinline)) memos_take(void)
+{
+	if (mine_gone || !mine_key_ok)
+		return NULL;
+	la_lock(&spare_lock);
+	struct memos *s = spare;
+	if (s) {
+		spare = s->next;
+	} else if ((s = la_map(MEMOS_PER_MAP * sizeof(*s))) != NULL) {
+		for (int i = 1; i < MEMOS_PER_MAP; i++) {
+			s[i].next = spare;
+			spare = &s[i];
+		}
+	}
+	la_unlock(&spare_lock);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < MEMOS; i++)
+		s->m[i].n = 0; /* a dead thread's walks: harmless, but of no use */
+	s->cur = 0;
+	if (pthread_setspecific(mine_key, s) != 0) {
+		memos_give_back(s);
+		return NULL;
+	}
+	return mine = s;
+}
 
 static inline void depend(struct memo *m, uintptr_t at, uintptr_t w, int owner)
 {
@@ -574,22 +633,24 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	static const struct memo none;
 	unsigned gen = __atomic_load_n(&flush_gen, __ATOMIC_ACQUIRE);
 
+	struct memos *s = mine;
+
 	*out = pcs;
 	la_capture_tag = NULL;
-	if (max > MEMO_FRAMES)
+	if (max > MEMO_FRAMES || (LA_UNLIKELY(!s) && !(s = memos_take())))
 		return -1;
-	for (int k = 0, i = memo_cur; k < MEMOS; k++, i = i + 1 == MEMOS ? 0 : i + 1) {
-		struct memo *o = &memos[i];
+	for (int k = 0, i = s->cur; k < MEMOS; k++, i = i + 1 == MEMOS ? 0 : i + 1) {
+		struct memo *o = &s->m[i];
 		if (whole_holds(o, max, ip, sp, bp, gen)) {
 			*out = o->pcs; /* read in place: no copy, no store to forward */
 			la_capture_tag = &o->tag;
-			memo_cur = i;
+			s->cur = i;
 			return o->n;
 		}
 	}
-	const struct memo *o = &memos[memo_cur];
-	int w = memo_cur + 1 == MEMOS ? 0 : memo_cur + 1;
-	struct memo *m = &memos[w];
+	const struct memo *o = &s->m[s->cur];
+	int w = s->cur + 1 == MEMOS ? 0 : s->cur + 1;
+	struct memo *m = &s->m[w];
 	int n = walk(pcs, max, ip, sp, bp, m, o->n && o->gen == gen ? o : &none);
 	m->n = 0;
 	if (n > 0) {
@@ -599,14 +660,15 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 		m->bp0 = needs_bp(m, 0);
 		m->tag = 0;
 		la_capture_tag = &m->tag;
-		memo_cur = w;
+		s->cur = w;
 	}
 	return n;
 }
 
 static void cache_after_fork(void)
 {
-	la_lock_init(&cache_lock); /* its holder, if any, is not in the child */
+	la_lock_init(&cache_lock); /* their holders, if any, are not in the child */
+	la_lock_init(&spare_lock);
 }
 
 void la_capture_init(void)
@@ -614,6 +676,7 @@ void la_capture_init(void)
 	/* Per-thread caching where libunwind was built with it; harmless otherwise. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	pthread_atfork(NULL, NULL, cache_after_fork);
+	mine_key_ok = pthread_key_create(&mine_key, memos_give_back) == 0;
 	find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
 }
 
