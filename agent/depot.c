@@ -25,7 +25,7 @@ struct index {
 
 static la_lock_t lock;
 static struct index *volatile cur;  /* published index */
-static struct entry **dir[DIR_PAGES];
+static LA_BIG struct entry **dir[DIR_PAGES];
 static uint32_t next_id = 1;        /* guarded by lock; read racily for counts */
 static char *chunk;
 static size_t chunk_used, total_bytes;

@@ -29,7 +29,7 @@ enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
 static unsigned char mode[NSIG];
 /* What the program asked for on signals the agent handles: sigaction and
  * signal answer with this view, and snapshot signals pass on to it. */
-static struct sigaction prog_act[NSIG];
+static LA_BIG struct sigaction prog_act[NSIG];
 static volatile int prog_set[NSIG];
 
 static int wake;                 /* futex word, bumped on every request */
