@@ -18,7 +18,7 @@ int la_ready;
 LA_TLS int la_guard;
 LA_TLS int la_disabled;
 static int init_state; /* 0 not started, 1 running, 2 done */
-static char self_path[4096];
+static LA_BIG char self_path[4096];
 
 static int self_cb(struct dl_phdr_info *info, size_t size, void *data)
 {

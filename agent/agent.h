@@ -21,6 +21,11 @@
 #define LA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LA_TLS __thread __attribute__((tls_model("initial-exec")))
+/* A large zero-initialised array of which a run touches a page or two: kept
+ * apart from the small variables (x86-64's .lbss, placed after .bss), so
+ * those share a few pages instead of each sitting on a page of its own
+ * between two arrays. */
+#define LA_BIG __attribute__((section(".lbss")))
 
 #define LA_MAX_DEPTH 256
 

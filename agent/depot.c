@@ -25,7 +25,7 @@ struct index {
 
 static la_lock_t lock;
 static struct index *volatile cur;  /* published index */
-static struct entry **dir[DIR_PAGES];
+static LA_BIG struct entry **dir[DIR_PAGES];
 static uint32_t next_id = 1;        /* guarded by lock; read racily for counts */
 static char *chunk;
 static size_t chunk_used, total_bytes;
@@ -80,18 +80,20 @@ static void index_add(struct index *ix, uint32_t h, uint32_t id)
 }
 
 /* Keeps the index under half full; the old index stays mapped for readers
- * still walking it (its memory is at most the size of the new one). */
+ * still walking it (its memory is at most the size of the new one). The
+ * slots follow their header in one mapping, and the first index (256 slots)
+ * fits one page: hashes scatter a few stacks over every page of an index, so
+ * a small program's stacks touch one page instead of five. */
 static int index_reserve_locked(uint32_t count)
 {
 	struct index *ix = cur;
 	if (ix && (size_t)count * 2 < ix->mask + 1)
 		return 0;
-	size_t cap = ix ? (ix->mask + 1) * 2 : 4096;
-	struct index *nx = la_map(sizeof(*nx));
-	uint64_t *slots = la_map(cap * sizeof(uint64_t));
-	if (!nx || !slots)
+	size_t cap = ix ? (ix->mask + 1) * 2 : 256;
+	struct index *nx = la_map(sizeof(*nx) + cap * sizeof(uint64_t));
+	if (!nx)
 		return -1;
-	nx->slots = slots;
+	nx->slots = (uint64_t *)(nx + 1);
 	nx->mask = cap - 1;
 	total_bytes += cap * sizeof(uint64_t);
 	for (uint32_t id = 1; id < next_id; id++)

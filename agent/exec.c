@@ -15,7 +15,7 @@
 
 #include "agent.h"
 
-static char saved_options[4096];
+static LA_BIG char saved_options[4096];
 static int have_options;
 
 void la_exec_init(void)

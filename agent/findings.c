@@ -8,7 +8,7 @@
 #define MAX_FINDINGS 1024
 
 static la_lock_t lock;
-static struct la_finding list[MAX_FINDINGS];
+static LA_BIG struct la_finding list[MAX_FINDINGS];
 static size_t count;
 static uint64_t dropped; /* distinct findings past the array's end */
 

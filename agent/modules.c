@@ -25,7 +25,7 @@ struct module {
 	unsigned char build_id[32];
 };
 
-static struct module mods[MAX_MODULES];
+static LA_BIG struct module mods[MAX_MODULES];
 static int nmods;
 static unsigned long long last_adds = ~0ull, last_subs = ~0ull;
 static char *names;

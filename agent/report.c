@@ -30,8 +30,8 @@ static la_lock_t report_lock;
 static unsigned report_seq;
 static unsigned mark_seq;      /* the report that set the delta mark; 0: start */
 static struct records mark;    /* totals by (kind, family, stack) at the mark */
-static struct la_writer writer;
-static char cmdline[32768];
+static LA_BIG struct la_writer writer;
+static LA_BIG char cmdline[32768];
 static size_t cmdline_len;
 
 
@@ -325,7 +325,7 @@ static void write_totals(struct la_writer *w, const struct la_snap *s, const str
 
 int la_report(const char *trigger, int delta)
 {
-	static struct la_finding findings[MAX_REPORT_FINDINGS];
+	static LA_BIG struct la_finding findings[MAX_REPORT_FINDINGS];
 	struct la_snap snap = { 0 };
 	struct records recs = { 0 }, now = { 0 };
 	int rc = -1;

@@ -12,11 +12,11 @@
 
 /* lo == 0: free slot. A slot is claimed by CAS on lo, then hi is published;
  * a reader that sees hi == 0 skips the slot (it is being filled). */
-static struct { uintptr_t lo, hi; } agent_maps[MAX_AGENT_MAPS];
+static LA_BIG struct { uintptr_t lo, hi; } agent_maps[MAX_AGENT_MAPS];
 static int agent_maps_full_warned;
 
 static la_lock_t roots_lock;
-static struct { uintptr_t lo, hi; } roots[MAX_ROOTS];
+static LA_BIG struct { uintptr_t lo, hi; } roots[MAX_ROOTS];
 static size_t nroots;
 
 void la_roots_note_map(void *p, size_t size)

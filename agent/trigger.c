@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,10 +29,11 @@ enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
 static unsigned char mode[NSIG];
 /* What the program asked for on signals the agent handles: sigaction and
  * signal answer with this view, and snapshot signals pass on to it. */
-static struct sigaction prog_act[NSIG];
+static LA_BIG struct sigaction prog_act[NSIG];
 static volatile int prog_set[NSIG];
 
 static int wake;                 /* futex word, bumped on every request */
+static int named;                /* futex word: the reporter has named itself */
 static int want_full, want_delta; /* requests not yet served */
 static int exit_reported;
 
@@ -123,6 +125,12 @@ static void *reporter(void *arg)
 {
 	(void)arg;
 	la_reporter_tid = (pid_t)syscall(SYS_gettid);
+	/* Its own name with prctl: pthread_setname_np on another thread formats
+	 * the /proc path with sprintf, which maps libc's printf code (about
+	 * 100 KiB of resident text) into programs that never print. */
+	prctl(PR_SET_NAME, "leakagent", 0, 0, 0);
+	__atomic_store_n(&named, 1, __ATOMIC_RELEASE);
+	futex_wake(&named);
 	for (;;) {
 		int w = __atomic_load_n(&wake, __ATOMIC_ACQUIRE);
 		/* requests that arrive while a report runs are served by one more */
@@ -146,10 +154,14 @@ static void start_reporter(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	if (pthread_create(&t, &attr, reporter, NULL) == 0)
-		pthread_setname_np(t, "leakagent");
-	else
+	named = 0;
+	if (pthread_create(&t, &attr, reporter, NULL) == 0) {
+		/* named before start-up goes on, as pthread_setname_np had it */
+		while (!__atomic_load_n(&named, __ATOMIC_ACQUIRE))
+			syscall(SYS_futex, &named, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	} else {
 		la_warn("cannot start the snapshot thread: snapshots are off", NULL);
+	}
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -266,7 +266,7 @@ static void wait_parked(const struct la_world *w, uint64_t deadline)
 void la_world_stop(struct la_world *w)
 {
 	static int epoch_counter;
-	static pid_t tids[LA_MAX_THREADS];
+	static LA_BIG pid_t tids[LA_MAX_THREADS];
 	int sig = (int)la_opt.stop_signal;
 	pid_t pid = getpid();
 

@@ -17,9 +17,10 @@
 
 #include "agent.h"
 
-char la_exe_path[4096];
-static char tmpl[4096]; /* absolute output template */
-static char final_path[4096], tmp_path[4096];
+LA_BIG char la_exe_path[4096];
+static LA_BIG char tmpl[4096]; /* absolute output template */
+static LA_BIG char final_path[4096];
+static LA_BIG char tmp_path[4096];
 
 void la_writer_init(void)
 {
