@@ -1,9 +1,11 @@
 /* capture.c: the stack of the current allocation. The hot path walks the
  * frames itself with the program's own unwind tables (.eh_frame), turned
  * once per return address into a rule kept in a lock-free cache: about the
- * cost of libunwind's unw_backtrace, without its per-frame overhead. Any frame
- * the walker does not fully understand sends the whole capture to
- * unw_backtrace, so stacks stay what libunwind would give.
+ * cost of libunwind's unw_backtrace, without its per-frame overhead. It steps
+ * over the kernel's signal frames itself (a handler on a small alternate
+ * stack has no room for libunwind). Any other frame the walker does not
+ * fully understand sends the whole capture to unw_backtrace, so stacks stay
+ * what libunwind would give.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
@@ -28,6 +30,7 @@ uintptr_t la_self_text_lo, la_self_text_hi;
 #define R_RBP_SAVED 0x04
 #define R_END 0x08  /* return address undefined: the outermost frame */
 #define R_SLOW 0x10 /* beyond this walker: let libunwind do the capture */
+#define R_SIGNAL 0x20 /* the kernel's signal frame: registers from its ucontext */
 
 static inline uint64_t rule_make(int flags, int32_t cfa_off, int rbp_off, int ra_off)
 {
@@ -249,6 +252,12 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
  * libunwind). */
 static int (*find_object)(void *pc, struct dl_find_object *out);
 
+/* A handler returns to `mov $15, %rax; syscall` (rt_sigreturn), the kernel
+ * having left a ucontext_t where the return address was; the offsets of the
+ * interrupted rbp, rsp and rip in it (uc_mcontext.gregs[REG_RBP/RSP/RIP]). */
+static const uint8_t sigreturn_code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+enum { UC_RBP = 120, UC_RSP = 160, UC_RIP = 168 };
+
 /* The rule for code address pc (already the call instruction's address for a
  * return address). Needs no lock; reads only the object's mapped tables. */
 static uint64_t rule_compute(uintptr_t pc)
@@ -294,7 +303,7 @@ static uint64_t rule_compute(uintptr_t pc)
 	int64_t data_align = sleb(&c);
 	uint64_t ra_reg = cie[8] == 1 ? fixed(&c, 1) : uleb(&c);
 	uint8_t fde_enc = 0;
-	int has_z = aug[0] == 'z';
+	int has_z = aug[0] == 'z', signal = 0;
 	if (has_z) {
 		uint64_t alen = uleb(&c);
 		const uint8_t *after = c.p + alen;
@@ -305,8 +314,10 @@ static uint64_t rule_compute(uintptr_t pc)
 				encoded(&c, (uint8_t)fixed(&c, 1) & 0x7f, 0); /* skip, never deref */
 			else if (*a == 'L')
 				fixed(&c, 1);
+			else if (*a == 'S')
+				signal = 1;
 			else
-				return slow; /* 'S' signal frame and anything unknown */
+				return slow; /* anything unknown */
 		}
 		c.p = after;
 	} else if (aug[0]) {
@@ -324,6 +335,11 @@ static uint64_t rule_compute(uintptr_t pc)
 	}
 	if (f.bad || f.p > f.end || pc < start || pc - start >= range)
 		return slow; /* no FDE covers pc */
+	if (signal) /* pc + 1 returns from a handler: the kernel's frame is ours
+		     * only behind its own rt_sigreturn trampoline */
+		return memcmp((const void *)(pc + 1), sigreturn_code, sizeof(sigreturn_code)) ?
+			       slow :
+			       rule_make(R_VALID | R_SIGNAL | R_RBP_SAVED, 0, 0, 0);
 
 	struct cfi_state s = { 0 }, init;
 	s.cfa_reg = DW_RSP;
@@ -592,6 +608,24 @@ static int walk(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t b
 			m->complete = 1;
 			return n;
 		}
+		if (LA_UNLIKELY(flags & R_SIGNAL)) {
+			/* sp is the kernel's ucontext: the interrupted frame's
+			 * registers, and its pc is exact (no call instruction) */
+			uintptr_t ip_at = sp + UC_RIP, sp_at = sp + UC_RSP;
+			uintptr_t rip = *(const uintptr_t *)ip_at;
+			depend(m, ip_at, rip, j);
+			sp = *(const uintptr_t *)sp_at;
+			depend(m, sp_at, sp, j);
+			bp_at = sp_at - UC_RSP + UC_RBP;
+			bp = *(const uintptr_t *)bp_at;
+			bp_owner = j;
+			bp_pending = 1;
+			if (LA_UNLIKELY(rip == 0))
+				return -1;
+			pcs[n++] = rip;
+			key = rip;
+			continue;
+		}
 		if ((flags & R_CFA_RBP) && bp_pending) {
 			depend(m, bp_at, bp, bp_owner); /* the saved rbp matters after all */
 			bp_pending = 0;
@@ -665,10 +699,28 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	return n;
 }
 
+/* Every rule goes: keys cleared in place (a reader racing with this misses
+ * and recomputes), and remembered walks made with them stop matching. */
+static void cache_clear_locked(void)
+{
+	struct cache *c = cache;
+	if (c) {
+		for (size_t i = 0; i <= c->mask; i++)
+			__atomic_store_n(&c->e[i].key, 0, __ATOMIC_RELEASE);
+		c->used = 0;
+	}
+	__atomic_fetch_add(&flush_gen, 1, __ATOMIC_RELEASE);
+}
+
 static void cache_after_fork(void)
 {
-	la_lock_init(&cache_lock); /* their holders, if any, are not in the child */
+	/* their holders, if any, are not in the child: a flush or an insert
+	 * cut short leaves rules of unknown age, so they all go */
+	int busy = __atomic_load_n(&cache_lock.v, __ATOMIC_RELAXED) != 0;
+	la_lock_init(&cache_lock);
 	la_lock_init(&spare_lock);
+	if (busy)
+		cache_clear_locked();
 }
 
 void la_capture_init(void)
@@ -736,13 +788,7 @@ void __attribute__((noinline)) la_capture_verify(const uintptr_t *pcs, int n, in
 void la_capture_flush(void)
 {
 	la_lock(&cache_lock);
-	struct cache *c = cache;
-	if (c) {
-		for (size_t i = 0; i <= c->mask; i++)
-			__atomic_store_n(&c->e[i].key, 0, __ATOMIC_RELEASE);
-		c->used = 0;
-	}
-	__atomic_fetch_add(&flush_gen, 1, __ATOMIC_RELEASE);
+	cache_clear_locked();
 	la_unlock(&cache_lock);
 	unw_flush_cache(unw_local_addr_space, 0, 0);
 }

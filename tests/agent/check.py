@@ -20,6 +20,10 @@ against the EXPECT lines in the program's source, exactly:
   // EXPECT: indirect FUNCTION IBYTES IBLOCKS
                                     the definitely lost records allocated in
                                     FUNCTION carry these indirect totals
+  // EXPECT: stack FUNCTION CALLER...
+                                    every record allocated in FUNCTION has
+                                    these callers below it, in this order
+                                    (other frames may come between)
   // EXPECT: lost N                 bytes definitely + indirectly + possibly
                                     lost in the whole report (every module)
   // EXPECT: each-report 1          check records/world/lost in every report,
@@ -80,6 +84,8 @@ def main():
             want.setdefault('modules', []).append((f[1], f[2]))
         elif f[0] == 'indirect':
             want.setdefault('indirect', {})[f[1]] = (int(f[2]), int(f[3]))
+        elif f[0] == 'stack':
+            want.setdefault('stack', {})[f[1]] = f[2:]
         elif f[0] == 'world':
             want['world'] = f[1:4]
         elif f[0] == 'stdout':
@@ -143,6 +149,16 @@ def main():
                     tot[1] += rec['iblocks']
             if tot != [ib, ibl]:
                 errors.append(f'indirect of {fn}: {tot[0]}B/{tot[1]}, expected {ib}B/{ibl}')
+        for fn, callers in want.get('stack', {}).items():
+            stacks = [r.stacks.get(rec['stack'], []) for rec in r.records]
+            names = [[sym.function(pc) for pc in pcs] for pcs in stacks if pcs]
+            names = [n for n in names if n[0] == fn]
+            for n in names:
+                rest = iter(n[1:])
+                if not all(c in rest for c in callers):
+                    errors.append(f'stack of {fn}: {" ".join(map(str, n))}, expected callers {" ".join(callers)}')
+            if not names:
+                errors.append(f'no record allocated in {fn} to check its callers')
         if 'lost' in want:
             lost = sum(r.totals.get(k, (0, 0))[0] for k in 'DIP')
             if lost != want['lost']:
