@@ -323,6 +323,16 @@ static void write_totals(struct la_writer *w, const struct la_snap *s, const str
 
 #define MAX_REPORT_FINDINGS 1024
 
+/* A delta report that could not be written gives its blocks their NEW flag
+ * back (those since freed are gone; an address allocated again has it
+ * anyway), so the mark stays where the last written delta put it. */
+static void unmark(const struct la_snap *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (la_snap_flags(&s->blocks[i]) & LA_F_NEW)
+			la_table_set_flags(la_snap_addr(&s->blocks[i]), LA_F_NEW);
+}
+
 int la_report(const char *trigger, int delta)
 {
 	static LA_BIG struct la_finding findings[MAX_REPORT_FINDINGS];
@@ -381,11 +391,13 @@ int la_report(const char *trigger, int delta)
 	write_totals(&writer, &snap, &recs);
 	rc = la_writer_commit(&writer);
 out:
-	if (delta && taken == 0) { /* the mark moved with the snapshot, written or not */
+	if (delta && taken == 0 && rc == 0) {
 		free_records(&mark);
 		mark = now;
 		memset(&now, 0, sizeof(now));
 		mark_seq = seq;
+	} else if (delta && taken == 0) {
+		unmark(&snap); /* not written: the next delta covers this one's blocks */
 	}
 	free_records(&recs);
 	free_records(&now);

@@ -22,8 +22,10 @@
  *                                            only blocks allocated since the mark that
  *                                            report baseseq set (0: process start) and
  *                                            still outstanding; writing it sets a new
- *                                            mark. Blocks inherited at fork predate
- *                                            the mark of a child's first delta.
+ *                                            mark (a delta that could not be written
+ *                                            leaves the mark where it was). Blocks
+ *                                            inherited at fork predate the mark of a
+ *                                            child's first delta.
  *   o <name> <value>                         an effective agent option
  *   m <id> <bias> <state> <build-id> <path>  module: load bias (dlpi_addr); state L
  *                                            loaded at report time, U unloaded

@@ -222,9 +222,10 @@ def scenario_burst():
 
 
 def scenario_timerd():
-    """Two SIGUSR1 snapshots and three delta snapshots (two by SIGUSR2, one
-    from code) of a daemon whose threads allocate on a timer; every report
-    exact; the daemon still serves afterwards."""
+    """Two SIGUSR1 snapshots and four delta snapshots (three by SIGUSR2, one
+    of which cannot be written, and one from code) of a daemon whose threads
+    allocate on a timer; every report exact; the daemon still serves
+    afterwards."""
     prog = os.path.join(BIN, 'agent-timerd')
     out = tempfile.mkdtemp(prefix='la-timerd-')
     p = subprocess.Popen([prog], env=env_with(f'output={out}/%p.%n.raw'), text=True,
@@ -275,14 +276,23 @@ def scenario_timerd():
     check(report(4, signal.SIGUSR2), 'delta', 2, {**cache(R, 30), **leak('leak_b', 48, 3)},
           {**grow(R, 'cache_put', 1500, 15), **grow(D, 'leak_b', 144, 3)})
     say('phase 3', 'done 3')
-    check(report(5, signal.SIGUSR2), 'delta', 4, {**cache(R, 15), **leak('leak_c', 32, 3)},
+    # a delta that cannot be written (a file where the directory was) leaves
+    # the mark where report 4 put it: the next delta covers its blocks
+    os.rename(out, out + '.away')
+    open(out, 'w').close()
+    os.kill(p.pid, signal.SIGUSR2)
+    line = p.stderr.readline()
+    expect(line.startswith(f'leakagent: cannot create report {out}/{p.pid}.5.raw'), f'stderr: {line!r}')
+    os.unlink(out)
+    os.rename(out + '.away', out)
+    check(report(6, signal.SIGUSR2), 'delta', 4, {**cache(R, 15), **leak('leak_c', 32, 3)},
           {**grow(R, 'cache_put', -1500, -15), **grow(D, 'leak_c', 96, 3)})
     say('ping', 'pong')
     say('api 1', 'api 0')
-    check(report(6), 'api', 5, {}, {})
+    check(report(7), 'api', 6, {}, {})
     say('quit', '')
     expect(p.wait(timeout=60) == 0, f'exit status {p.returncode}: {p.stderr.read()}')
-    check(report(7), 'exit', None, {**cache(R, 30), **leak('leak_a', 64, 6),
+    check(report(8), 'exit', None, {**cache(R, 30), **leak('leak_a', 64, 6),
                                     **leak('leak_b', 48, 3), **leak('leak_c', 32, 3)}, {})
 
 
