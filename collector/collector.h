@@ -139,18 +139,22 @@ struct la_supp {
 	unsigned kinds;           /* match-leak-kinds as a mask */
 	const char **pat;         /* valgrind: "fun:x", "obj:x", "src:x", "..."; lsan: one pattern */
 	size_t npat;
-	uint64_t used, used_bytes, used_blocks;
+	uint64_t used;            /* records and growth entries it matched */
+	uint64_t used_bytes, used_blocks; /* of the records */
+	uint64_t used_growth;     /* of which growth entries */
 };
 /* Loads one file, detecting its format (leak: lines or { } entries).
  * Returns 0 or -1 after la_error. */
 int la_supp_load(const char *path);
+/* Marks the records and growth entries the first matching suppression hides. */
 void la_supp_apply(struct la_leakset *ls);
 /* Suppressions loaded but never used, for the end of the report. */
 size_t la_supp_unused(const struct la_supp ***out);
 /* Every suppression loaded, in file order, with its use counts. */
 size_t la_supp_all(const struct la_supp *const **out);
-/* valgrind-format entry for one record, as text ending in "}\n" */
-char *la_supp_generate(const struct la_record *r);
+/* valgrind-format entry for a record's or growth entry's key, as text ending
+ * in "}\n" */
+char *la_supp_generate(enum la_kind kind, char family, const struct la_stack *st);
 
 /* --- output formats ---------------------------------------------------------- */
 enum la_format { LA_FMT_TEXT, LA_FMT_JSON, LA_FMT_XML, LA_FMT_SARIF, LA_FMT_FOLDED };
@@ -158,7 +162,7 @@ struct la_out_options {
 	unsigned show_kinds;
 	bool gen_supp;
 	const char *tool_version;
-	uint64_t min_bytes;       /* growth records under it are not shown either */
+	uint64_t min_bytes;       /* growth entries under it are not shown either */
 };
 void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_options *o);
 void la_fmt_json(FILE *out, const struct la_leakset *ls, const struct la_out_options *o);

@@ -103,16 +103,19 @@ static void process(FILE *out, const struct la_process *p)
 	else
 		fputs("null", out);
 	fputs(", \"growth\": [", out);
-	for (size_t i = 0; i < p->ngrow; i++) {
+	n = 0;
+	for (size_t i = 0; i < p->ngrow; i++) { /* shrinking ones too: only suppressed are left out */
 		const struct la_growth *g = &p->grow[i];
+		if (g->suppressed_by)
+			continue;
 		fprintf(out, "%s{\"kind\": \"%s\", \"family\": \"%s\", \"bytes\": %" PRId64
 			     ", \"blocks\": %" PRId64 ",\n        \"stack\": ",
-			i ? ",\n       " : "\n       ", la_kind_name(g->kind),
+			n++ ? ",\n       " : "\n       ", la_kind_name(g->kind),
 			la_family_name(g->family), g->dbytes, g->dblocks);
 		frames(out, &g->stack);
 		fputc('}', out);
 	}
-	fputs("],\n     \"diff\": ", out);
+	fprintf(out, "], \"growth_suppressed\": %zu,\n     \"diff\": ", p->tot.supp_grow);
 	if (p->diff_old) {
 		fputs("{\"old_source\": ", out);
 		la_json_str(out, p->diff_old);
@@ -143,8 +146,9 @@ void la_fmt_json(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 		fputs(", \"file\": ", out);
 		la_json_str(out, s->file);
 		fprintf(out, ", \"line\": %d, \"format\": \"%s\", \"used\": %" PRIu64
-			     ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 "}",
-			s->line, s->lsan ? "lsan" : "valgrind", s->used, s->used_bytes, s->used_blocks);
+			     ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"growth\": %" PRIu64 "}",
+			s->line, s->lsan ? "lsan" : "valgrind", s->used, s->used_bytes, s->used_blocks,
+			s->used_growth);
 	}
 	fputs("],\n \"problems\": [", out);
 	for (size_t i = 0; i < la_nproblems; i++) {

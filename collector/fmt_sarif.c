@@ -1,8 +1,9 @@
 /* fmt_sarif.c: SARIF 2.1.0 as GitHub code scanning accepts it: one run, one
- * rule per leak kind and per bad-free finding (ids stable across releases:
- * alerts are matched by rule id and fingerprint), each result located at the
- * first frame in the program's own sources, its whole stack attached, and
- * the call path as a code flow, outermost first.
+ * rule per leak kind, per bad-free finding and for a delta report's growth
+ * (ids stable across releases: alerts are matched by rule id and
+ * fingerprint), each result located at the first frame in the program's own
+ * sources, its whole stack attached, and the call path as a code flow,
+ * outermost first.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -43,8 +44,17 @@ static const struct rule rules[] = {
 	{ "free/invalid", "InvalidFree", "Address freed that was never allocated.",
 	  "free or delete received an address that was not a live heap block.",
 	  "Free only pointers returned by the allocator, once.", "error" },
+	/* A note, not a warning: between two marks a warming cache or pool grows
+	 * as it should, and growth that is lost is already a leak/ result of the
+	 * same report (its new blocks are records). What this rule adds is the
+	 * trend of blocks still reachable, which only the user can judge. */
+	{ "leak/growth", "GrowingMemory", "Outstanding heap memory of this stack grew.",
+	  "Since the previous delta report (or the program's start), the blocks allocated at this "
+	  "stack and still outstanding, of any kind, old and new, grew; a cache that keeps all "
+	  "it stores grows like this while it stays reachable.",
+	  "Bound or expire what this stack allocates if it should not grow without end.", "note" },
 };
-enum { RULE_MISMATCH = LA_NKINDS, RULE_INVALID };
+enum { RULE_MISMATCH = LA_NKINDS, RULE_INVALID, RULE_GROWTH };
 
 static void uri(FILE *out, const char *path)
 {
@@ -149,8 +159,10 @@ static void code_flow(FILE *out, const struct la_stack *s)
 	fputs("]}]}]", out);
 }
 
+/* One result. fp_kind, when not NULL, joins the fingerprint: growth of one
+ * stack may be of several kinds. props are the properties' members, pid added. */
 static void result(FILE *out, int rule, const char *msg, const struct la_stack *s,
-		   const struct la_process *p, uint64_t bytes, uint64_t blocks, bool *first)
+		   const struct la_process *p, const char *fp_kind, const char *props, bool *first)
 {
 	fputs(*first ? "\n     " : ",\n     ", out);
 	*first = false;
@@ -174,11 +186,14 @@ static void result(FILE *out, int rule, const char *msg, const struct la_stack *
 		fputs("\"message\": {\"text\": \"no stack recorded\"}", out);
 	}
 	fputs("}],\n      \"stacks\": ", out);
-	frames(out, s, rule < LA_NKINDS ? "allocation stack" : "stack of the free");
+	frames(out, s, rule == RULE_MISMATCH || rule == RULE_INVALID ? "stack of the free"
+								      : "allocation stack");
 	code_flow(out, s);
 	/* the stack's functions identify a leak across runs and line shifts */
 	fputs(",\n      \"partialFingerprints\": {\"leakStack/v1\": \"", out);
 	fprintf(out, "%s", rules[rule].id);
+	if (fp_kind)
+		fprintf(out, "/%s", fp_kind);
 	for (size_t i = 0; i < s->n && i < 8; i++) {
 		fputc('|', out);
 		for (const char *c = s->f[i].fn ? s->f[i].fn : "?"; *c; c++)
@@ -187,8 +202,49 @@ static void result(FILE *out, int rule, const char *msg, const struct la_stack *
 		if (s->f[i].line)
 			fprintf(out, ":%d", s->f[i].line);
 	}
-	fprintf(out, "\"},\n      \"properties\": {\"leakedBytes\": %" PRIu64 ", \"leakedBlocks\": %"
-		     PRIu64 ", \"pid\": %ld}}", bytes, blocks, p->pid);
+	fprintf(out, "\"},\n      \"properties\": {%s, \"pid\": %ld}}", props, p->pid);
+}
+
+static const char *allocated_in(const struct la_stack *s)
+{
+	const struct la_frame *f = primary(s);
+	if (f && f->fn)
+		return f->fn;
+	return s->n && s->f[0].fn ? s->f[0].fn : "an unknown function";
+}
+
+static char *amounts(uint64_t bytes, uint64_t blocks)
+{
+	return la_xasprintf("\"leakedBytes\": %" PRIu64 ", \"leakedBlocks\": %" PRIu64, bytes,
+			    blocks);
+}
+
+/* the entries that grew, as text shows them: shrinking stacks are no finding */
+static void growth(FILE *out, const struct la_process *p, bool *first)
+{
+	for (size_t k = 0; k < p->ngrow; k++) {
+		const struct la_growth *g = &p->grow[k];
+		if (!g->shown)
+			continue;
+		char a[32], b[32], since[32] = "the program started";
+		if (p->base_seq)
+			snprintf(since, sizeof(since), "report #%u", p->base_seq);
+		/* blocks may be fewer: the same bytes in bigger blocks */
+		char *msg = la_xasprintf("Outstanding memory allocated in %s grew by %s bytes in %s%s "
+					 "blocks since %s (%s, now %s).", allocated_in(&g->stack),
+					 la_commas((uint64_t)g->dbytes, a), g->dblocks < 0 ? "-" : "",
+					 la_commas(g->dblocks < 0 ? -(uint64_t)g->dblocks
+								  : (uint64_t)g->dblocks, b),
+					 since, la_family_name(g->family), la_kind_phrase(g->kind));
+		char *props = la_xasprintf("\"grownBytes\": %" PRId64 ", \"grownBlocks\": %" PRId64
+					   ", \"kind\": \"%s\", \"family\": \"%s\", \"sinceReport\": %u, "
+					   "\"report\": %u", g->dbytes, g->dblocks,
+					   la_kind_name(g->kind), la_family_name(g->family), p->base_seq,
+					   p->seq);
+		result(out, RULE_GROWTH, msg, &g->stack, p, la_kind_name(g->kind), props, first);
+		free(props);
+		free(msg);
+	}
 }
 
 void la_fmt_sarif(FILE *out, const struct la_leakset *ls, const struct la_out_options *o)
@@ -224,17 +280,17 @@ void la_fmt_sarif(FILE *out, const struct la_leakset *ls, const struct la_out_op
 			const struct la_record *r = &p->rec[k];
 			if (!r->shown)
 				continue;
-			const struct la_frame *f = primary(&r->stack);
-			char a[32], b[32], *msg;
+			char a[32], b[32], *msg, *props;
 			msg = la_xasprintf("%s bytes in %s blocks are %s (allocated in %s).",
 					   la_commas(r->bytes + r->ibytes, a), la_commas(r->blocks, b),
-					   la_kind_phrase(r->kind),
-					   f && f->fn ? f->fn : r->stack.n && r->stack.f[0].fn
-									? r->stack.f[0].fn
-									: "an unknown function");
-			result(out, r->kind, msg, &r->stack, p, r->bytes + r->ibytes, r->blocks, &first);
+					   la_kind_phrase(r->kind), allocated_in(&r->stack));
+			props = amounts(r->bytes + r->ibytes, r->blocks);
+			result(out, r->kind, msg, &r->stack, p, NULL, props, &first);
+			free(props);
 			free(msg);
 		}
+		if (p->delta)
+			growth(out, p, &first);
 		for (size_t k = 0; k < p->nfin; k++) {
 			const struct la_finding *fi = &p->fin[k];
 			char *msg = fi->what == LA_MISMATCH
@@ -245,8 +301,10 @@ void la_fmt_sarif(FILE *out, const struct la_leakset *ls, const struct la_out_op
 										   : "delete[]")
 					    : la_xasprintf("Invalid free of address 0x%" PRIx64 ".",
 							   fi->addr);
+			char *props = amounts(fi->size, 1);
 			result(out, fi->what == LA_MISMATCH ? RULE_MISMATCH : RULE_INVALID, msg, &fi->free,
-			       p, fi->size, 1, &first);
+			       p, NULL, props, &first);
+			free(props);
 			free(msg);
 		}
 	}

@@ -104,39 +104,44 @@ static const char *since(unsigned seq, char *buf, size_t n)
 /* Delta reports: how every stack's outstanding blocks (old and new, of any
  * kind) changed since the mark. A cache that keeps everything it ever stored
  * is still reachable, so it never shows as lost: here it shows as growth. */
-static void growth(FILE *out, const struct la_process *p, uint64_t min_bytes)
+static void growth(FILE *out, const struct la_process *p, bool gen_supp)
 {
 	long pid = p->pid;
 	char a[32], b[32], buf[32];
-	size_t n = 0, shown = 0, nshrunk = 0;
+	size_t nshrunk = 0;
 	uint64_t shrunk = 0;
-	for (size_t i = 0; i < p->ngrow; i++) {
-		if (p->grow[i].dbytes > 0 && (uint64_t)p->grow[i].dbytes >= min_bytes)
-			n++;
-		else if (p->grow[i].dbytes < 0) {
+	for (size_t i = 0; i < p->ngrow; i++)
+		if (p->grow[i].dbytes < 0 && !p->grow[i].suppressed_by) {
 			nshrunk++;
 			shrunk += (uint64_t)-p->grow[i].dbytes;
 		}
-	}
 	fprintf(out, "==%ld== GROWN SINCE %s: outstanding blocks per stack, of any kind, old and "
 		     "new\n", pid, since(p->base_seq, buf, sizeof(buf)));
 	for (size_t i = 0; i < p->ngrow; i++) {
 		const struct la_growth *g = &p->grow[i];
-		if (g->dbytes <= 0 || (uint64_t)g->dbytes < min_bytes)
+		if (!g->shown)
 			continue;
 		fprintf(out, "==%ld== +%s bytes in %s%s blocks (%s, now %s) in growth record %zu of "
 			     "%zu\n", pid, la_commas((uint64_t)g->dbytes, a), g->dblocks < 0 ? "-" : "+",
 			la_commas((uint64_t)(g->dblocks < 0 ? -g->dblocks : g->dblocks), b),
-			la_family_name(g->family), la_kind_phrase(g->kind), ++shown, n);
+			la_family_name(g->family), la_kind_phrase(g->kind), g->index, p->ngrow_shown);
 		stack(out, pid, &g->stack);
 		fprintf(out, "==%ld== \n", pid);
+		if (gen_supp) { /* the same entry hides the stack's records too */
+			char *s = la_supp_generate(g->kind, g->family, &g->stack);
+			fputs(s, out);
+			free(s);
+		}
 	}
-	if (!n)
+	if (!p->ngrow_shown)
 		fprintf(out, "==%ld==    no stack grew\n", pid);
 	if (nshrunk)
 		fprintf(out, "==%ld==    %zu stack%s shrank by %s bytes in all\n", pid, nshrunk,
 			nshrunk > 1 ? "s" : "", la_commas(shrunk, a));
-	if (!n || nshrunk) /* a shown record already ends with a blank line */
+	if (p->tot.supp_grow)
+		fprintf(out, "==%ld==    %zu growth entr%s suppressed\n", pid, p->tot.supp_grow,
+			p->tot.supp_grow > 1 ? "ies" : "y");
+	if (!p->ngrow_shown || nshrunk || p->tot.supp_grow) /* a shown record ends with a blank line */
 		fprintf(out, "==%ld== \n", pid);
 }
 
@@ -170,13 +175,13 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 			fprintf(out, "==%ld==    (inherited: allocated by the parent before fork)\n", pid);
 		fprintf(out, "==%ld== \n", pid);
 		if (o->gen_supp) {
-			char *s = la_supp_generate(r);
+			char *s = la_supp_generate(r->kind, r->family, &r->stack);
 			fputs(s, out);
 			free(s);
 		}
 	}
 	if (p->delta)
-		growth(out, p, o->min_bytes);
+		growth(out, p, o->gen_supp);
 	summary(out, p);
 	fprintf(out, "==%ld== \n", pid);
 	completeness(out, p);
@@ -200,12 +205,17 @@ void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 	fprintf(out, "\nUsed suppressions:\n");
 	for (size_t i = 0; i < n; i++) {
 		char a[32], b[32];
-		if (all[i]->used)
-			fprintf(out, "   %" PRIu64 " %s (%s:%d) suppressed: %s bytes in %s blocks\n",
-				all[i]->used, all[i]->name, all[i]->file, all[i]->line,
-				la_commas(all[i]->used_bytes, a), la_commas(all[i]->used_blocks, b));
-		else
+		if (!all[i]->used) {
 			unused++;
+			continue;
+		}
+		fprintf(out, "   %" PRIu64 " %s (%s:%d) suppressed: %s bytes in %s blocks", all[i]->used,
+			all[i]->name, all[i]->file, all[i]->line, la_commas(all[i]->used_bytes, a),
+			la_commas(all[i]->used_blocks, b));
+		if (all[i]->used_growth)
+			fprintf(out, " and %" PRIu64 " growth entr%s", all[i]->used_growth,
+				all[i]->used_growth > 1 ? "ies" : "y");
+		fputc('\n', out);
 	}
 	if (!unused)
 		return;

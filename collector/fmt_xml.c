@@ -50,7 +50,7 @@ static void stack(FILE *out, const struct la_stack *s)
 
 static void suppression(FILE *out, const struct la_record *r, const char *closing)
 {
-	char *text = la_supp_generate(r);
+	char *text = la_supp_generate(r->kind, r->family, &r->stack);
 	fputs(closing, out);
 	fputs("  <suppression>\n    <sname>insert_a_suppression_name_here</sname>\n"
 	      "    <skind>Memcheck:Leak</skind>\n", out);

@@ -1,6 +1,7 @@
 /* leakset.c: operations on the leak set that do not depend on where it came
- * from: kind names, merging records at a leak resolution, ordering (biggest
- * first, ties broken by stack so output is stable), totals and error counts.
+ * from: kind names, merging records and growth entries at a leak resolution,
+ * ordering (biggest first, ties broken by stack so output is stable), totals
+ * and error counts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -140,12 +141,58 @@ static void merge(struct la_process *p)
 	p->nrec = o + 1;
 }
 
+/* a growth entry's key is a record's, less inherited (the agent keys growth
+ * by kind, family and stack only) */
+static int by_growth_key(const void *pa, const void *pb)
+{
+	const struct la_growth *a = pa, *b = pb;
+	if (a->kind != b->kind)
+		return (int)a->kind - (int)b->kind;
+	if (a->family != b->family)
+		return a->family - b->family;
+	return cmp_top(&a->stack, &b->stack);
+}
+
+static uint64_t magnitude(int64_t v)
+{
+	return v < 0 ? -(uint64_t)v : (uint64_t)v;
+}
+
+/* Growth entries merge as records do: stacks that agree in their first
+ * `resolution` frames, or that became equal when cut to --num-callers, are
+ * one entry. Parts may have opposite signs; an entry that nets to nothing
+ * is dropped, as the agent writes no line for an unchanged key. */
+static void merge_growth(struct la_process *p)
+{
+	if (p->ngrow < 2)
+		return;
+	qsort(p->grow, p->ngrow, sizeof(*p->grow), by_growth_key);
+	size_t o = 0;
+	for (size_t i = 1; i < p->ngrow; i++) {
+		struct la_growth *x = &p->grow[o], *y = &p->grow[i];
+		if (by_growth_key(x, y) != 0) {
+			if (x->dbytes || x->dblocks)
+				o++;
+			p->grow[o] = *y;
+			continue;
+		}
+		/* the merged entry shows the stack of its biggest change */
+		if (magnitude(y->dbytes) > magnitude(x->dbytes))
+			x->stack = y->stack;
+		x->dbytes += y->dbytes;
+		x->dblocks += y->dblocks;
+	}
+	p->ngrow = o + (p->grow[o].dbytes || p->grow[o].dblocks);
+}
+
 void la_leakset_merge(struct la_leakset *ls, int res)
 {
 	qsort(ls->proc, ls->nproc, sizeof(*ls->proc), by_pid);
 	resolution = res;
-	for (size_t i = 0; i < ls->nproc; i++)
+	for (size_t i = 0; i < ls->nproc; i++) {
 		merge(&ls->proc[i]);
+		merge_growth(&ls->proc[i]);
+	}
 }
 
 static int strcmp0(const char *a, const char *b)
@@ -222,6 +269,15 @@ void la_leakset_finish(struct la_leakset *ls, unsigned show_kinds, uint64_t min_
 				   r->bytes + r->ibytes >= min_bytes;
 			if (r->shown)
 				r->index = ++p->nshown;
+		}
+		p->ngrow_shown = 0;
+		for (size_t k = 0; k < p->ngrow; k++) {
+			struct la_growth *g = &p->grow[k];
+			p->tot.supp_grow += g->suppressed_by != NULL;
+			g->shown = !g->suppressed_by && g->dbytes > 0 &&
+				   (uint64_t)g->dbytes >= min_bytes;
+			if (g->shown)
+				g->index = ++p->ngrow_shown;
 		}
 	}
 }

@@ -66,17 +66,22 @@ struct la_finding {
 };
 
 /* A delta report's growth of one stack's outstanding blocks (all of them,
- * old and new) since the mark; negative when they shrank. */
+ * old and new) since the mark; negative when they shrank. Keyed, merged and
+ * suppressed like a record: by kind (now), family and stack. */
 struct la_growth {
 	enum la_kind kind;
 	char family;
 	int64_t dbytes, dblocks;
 	struct la_stack stack;
+	const struct la_supp *suppressed_by; /* NULL: not suppressed */
+	bool shown;         /* grew, by --min-bytes at least, and not suppressed */
+	size_t index;       /* growth record number among shown ones, from 1 */
 };
 
 struct la_totals {
 	uint64_t bytes[LA_NKINDS], blocks[LA_NKINDS];
 	uint64_t supp_bytes, supp_blocks;
+	size_t supp_grow;   /* growth entries left out by suppressions */
 };
 
 struct la_process {
@@ -104,6 +109,7 @@ struct la_process {
 	unsigned diff_old_seq;
 	struct la_totals tot;     /* filled by la_leakset_finish */
 	size_t nshown;
+	size_t ngrow_shown;       /* growth entries shown (grew), filled by la_leakset_finish */
 	unsigned limits;          /* LA_LIMIT_*: what the source cannot tell; 0 for memcheck's four kinds */
 };
 
@@ -123,11 +129,14 @@ const char *la_kind_name(enum la_kind k);      /* "definite", ... "unclassified"
 const char *la_kind_phrase(enum la_kind k);    /* "definitely lost", ... */
 int la_kind_parse_list(const char *s, unsigned *mask); /* 0, or -1 naming no kind */
 struct la_process *la_leakset_add(struct la_leakset *ls);
-/* Sorts processes by pid and report number; merges records of one kind
- * whose first `resolution` machine frames agree (0: the whole stack). */
+/* Sorts processes by pid and report number; merges records (and growth
+ * entries) of one kind and family whose first `resolution` machine frames
+ * agree (0: the whole stack). */
 void la_leakset_merge(struct la_leakset *ls, int resolution);
 /* After suppressions: sorts records biggest first, marks those shown
- * (--show-leak-kinds, --min-bytes), numbers them and computes the totals. */
+ * (--show-leak-kinds, --min-bytes), numbers them and computes the totals;
+ * sorts growth most first and marks the entries that grew by min_bytes or
+ * more (--show-leak-kinds does not apply: growth of any kind is shown). */
 void la_leakset_finish(struct la_leakset *ls, unsigned show_kinds, uint64_t min_bytes);
 /* diff: reduces neu (merged at the same resolution as old, both of one
  * process) to the records that appeared or grew since old, each holding

@@ -2,7 +2,8 @@
  * valgrind .supp entries (Memcheck:Leak, fun:/obj:/src: frames with * and ?
  * globs, "..." for any frames, match-leak-kinds) and LeakSanitizer leak:
  * lines (substring match with *, ^ and $ anchors, against each frame's module,
- * function and file). Also writes valgrind-format entries (--gen-suppressions).
+ * function and file). Records and a delta report's growth entries are
+ * matched alike. Also writes valgrind-format entries (--gen-suppressions).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -233,37 +234,62 @@ static bool lsan_match(const char *tmpl, const char *s)
 	return ok;
 }
 
-static bool matches(const struct la_supp *s, const struct la_record *r)
+/* Whether s matches blocks of (kind, family) allocated at st: a record's or
+ * a growth entry's key, so both are matched by the same rules. */
+static bool matches(const struct la_supp *s, enum la_kind kind, char family,
+		    const struct la_stack *st)
 {
 	/* an unclassified block's true kind is unknown: any kind list may apply */
-	if (r->kind == LA_UNCLASSIFIED ? !s->kinds : !(s->kinds & LA_KIND_BIT(r->kind)))
+	if (kind == LA_UNCLASSIFIED ? !s->kinds : !(s->kinds & LA_KIND_BIT(kind)))
 		return false;
 	if (s->lsan) {
-		for (size_t i = 0; i < r->stack.n; i++) {
-			const struct la_frame *f = &r->stack.f[i];
+		for (size_t i = 0; i < st->n; i++) {
+			const struct la_frame *f = &st->f[i];
 			if (lsan_match(s->pat[0], f->obj ? f->obj : "<unknown module>") ||
 			    lsan_match(s->pat[0], f->fn) || lsan_match(s->pat[0], f->src))
 				return true;
 		}
 		return false;
 	}
-	int fam = r->family == 'm' ? 0 : r->family == 'n' ? 1 : r->family == 'a' ? 2 : 0;
-	return match_from(s, 0, &r->stack, -1, fam);
+	int fam = family == 'm' ? 0 : family == 'n' ? 1 : family == 'a' ? 2 : 0;
+	return match_from(s, 0, st, -1, fam);
+}
+
+/* the first suppression, in load order, that matches; counted as used */
+static struct la_supp *first_match(enum la_kind kind, char family, const struct la_stack *st)
+{
+	for (size_t j = 0; j < nsupps; j++)
+		if (matches(supps[j], kind, family, st)) {
+			supps[j]->used++;
+			return supps[j];
+		}
+	return NULL;
 }
 
 void la_supp_apply(struct la_leakset *ls)
 {
-	for (size_t i = 0; i < ls->nproc; i++)
-		for (size_t k = 0; k < ls->proc[i].nrec; k++) {
-			struct la_record *r = &ls->proc[i].rec[k];
-			for (size_t j = 0; j < nsupps && !r->suppressed_by; j++)
-				if (matches(supps[j], r)) {
-					r->suppressed_by = supps[j];
-					supps[j]->used++;
-					supps[j]->used_bytes += r->bytes;
-					supps[j]->used_blocks += r->blocks;
-				}
+	for (size_t i = 0; i < ls->nproc; i++) {
+		struct la_process *p = &ls->proc[i];
+		for (size_t k = 0; k < p->nrec; k++) {
+			struct la_record *r = &p->rec[k];
+			struct la_supp *s = first_match(r->kind, r->family, &r->stack);
+			if (s) {
+				r->suppressed_by = s;
+				s->used_bytes += r->bytes;
+				s->used_blocks += r->blocks;
+			}
 		}
+		/* growth is a change, not outstanding blocks: counted apart from
+		 * the bytes and blocks a suppression hid */
+		for (size_t k = 0; k < p->ngrow; k++) {
+			struct la_growth *g = &p->grow[k];
+			struct la_supp *s = first_match(g->kind, g->family, &g->stack);
+			if (s) {
+				g->suppressed_by = s;
+				s->used_growth++;
+			}
+		}
+	}
 }
 
 size_t la_supp_unused(const struct la_supp ***out)
@@ -284,17 +310,17 @@ size_t la_supp_all(const struct la_supp *const **out)
 	return nsupps;
 }
 
-char *la_supp_generate(const struct la_record *r)
+char *la_supp_generate(enum la_kind kind, char family, const struct la_stack *st)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	fputs("{\n   <insert_a_suppression_name_here>\n   Memcheck:Leak\n", f);
-	if (r->kind != LA_UNCLASSIFIED)
-		fprintf(f, "   match-leak-kinds: %s\n", la_kind_name(r->kind));
-	fprintf(f, "   fun:%s\n", r->family == 'n' ? "_Znwm" : r->family == 'a' ? "_Znam" : "malloc");
-	for (size_t i = 0; i < r->stack.n && i < 23; i++) { /* valgrind reads 24 lines at most */
-		const struct la_frame *fr = &r->stack.f[i];
+	if (kind != LA_UNCLASSIFIED)
+		fprintf(f, "   match-leak-kinds: %s\n", la_kind_name(kind));
+	fprintf(f, "   fun:%s\n", family == 'n' ? "_Znwm" : family == 'a' ? "_Znam" : "malloc");
+	for (size_t i = 0; i < st->n && i < 23; i++) { /* valgrind reads 24 lines at most */
+		const struct la_frame *fr = &st->f[i];
 		if (fr->fun)
 			fprintf(f, "   fun:%s\n", fr->fun);
 		else if (fr->obj)
