@@ -3,6 +3,8 @@
  *   leak N SIZE   leak_lost: N blocks of SIZE bytes, dropped (definitely lost)
  *   keep N SIZE   cache_keep: N blocks of SIZE bytes kept in a global array
  *                 (still reachable), newest last
+ *   keep-a N SIZE the same through keep_from_a, keep-b through keep_from_b:
+ *                 two stacks that agree in their first frame only
  *   drop N        frees the N newest kept blocks
  *   drop-old N    frees the N oldest kept blocks
  *   ping          answers "pong": the daemon still serves
@@ -32,6 +34,18 @@ __attribute__((noinline)) static void cache_keep(int n, size_t size)
 {
 	for (int i = 0; i < n && nkept < MAXKEEP; i++)
 		kept[nkept++] = malloc(size);
+}
+
+__attribute__((noinline)) static void keep_from_a(int n, size_t size)
+{
+	cache_keep(n, size);
+	__asm__ volatile(""); /* no tail call: keep this frame on the stack */
+}
+
+__attribute__((noinline)) static void keep_from_b(int n, size_t size)
+{
+	cache_keep(n, size);
+	__asm__ volatile("");
 }
 
 static void drop(int n, int oldest)
@@ -73,6 +87,10 @@ int main(void)
 			leak_lost(n, size);
 		else if (k == 3 && !strcmp(cmd, "keep"))
 			cache_keep(n, size);
+		else if (k == 3 && !strcmp(cmd, "keep-a"))
+			keep_from_a(n, size);
+		else if (k == 3 && !strcmp(cmd, "keep-b"))
+			keep_from_b(n, size);
 		else if (k == 2 && !strcmp(cmd, "drop"))
 			drop(n, 0);
 		else if (k == 2 && !strcmp(cmd, "drop-old"))
