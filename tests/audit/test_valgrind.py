@@ -99,6 +99,18 @@ check(rc == 0 and len(srt) == 1
           ("main", False)],
       "recursion through an inlined helper: the chain repeats, its last frame is real", err)
 
+# memcheck names a versioned symbol with its version (pthread_create@@GLIBC_2.34),
+# the agent's symbolizer without: compare keys them alike
+ver = verror(23, [malloc, vframe("0x4a0000", "allocate_dtv", 401),
+                  vframe("0x4a1000", "pthread_create@@GLIBC_2.34", 650),
+                  vframe("0x401300", "main", 31)])
+pv = os.path.join(TMP, "versioned.xml")
+open(pv, "w").write(head + ver + "</valgrindoutput>\n")
+rc, docv, out = compare([f"--from-valgrind-xml={pv}"])
+check(docv is not None and [r["key"] for r in docv.get("rows", [])]
+      == ["allocate_dtv<pthread_create<main"],
+      "compare: a symbol version is not part of the key", out)
+
 # the text report of a valgrind file looks like the agent's
 rc, out, err = run(["report", "--show-leak-kinds=all", f"--from-valgrind-xml={xml}"])
 check(rc == 0 and re.search(r"100 bytes in 1 blocks are definitely lost", err)
