@@ -723,7 +723,9 @@ static void sort_ranges(struct range *v, size_t n)
 
 /* The DTV is malloc'd by glibc and its pointer in the TCB points one entry
  * past the start (dtv[-1] holds the length): an interior pointer that must
- * not make glibc's own block "possibly lost". LSan makes the same exception. */
+ * not make glibc's own block "possibly lost". LSan makes the same exception;
+ * here only for the main thread and cached stacks: memcheck reports a live
+ * thread's DTV possibly lost, and so do we. */
 static void mark_dtv(struct scan *c, uintptr_t tp)
 {
 #if defined(__x86_64__)
@@ -780,7 +782,8 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				uintptr_t top = t->tp + p->pthread_size;
 				uintptr_t bottom = p->tls_static_size < top ? top - p->tls_static_size : 0;
 				scan_root(c, bottom, top);
-				mark_dtv(c, t->tp);
+				if (t->tid == getpid())
+					mark_dtv(c, t->tp);
 			}
 		} else if (st == LA_T_UNPARKED) {
 			/* It may be running: its whole stack mapping, conservatively. */
@@ -788,7 +791,8 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 			if (m < c->nmaps && c->maps[m].lo <= t->sp && c->maps[m].r) {
 				scan_words(c, c->maps[m].lo, c->maps[m].hi, 1);
 				c->maps[m].claimed = 1;
-				mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
+				if (t->tid == getpid())
+					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
 			} else {
 				*lost_stacks = 1;
 			}
