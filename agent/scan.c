@@ -49,7 +49,7 @@ struct la_scan_prep {
 
 struct map {
 	uintptr_t lo, hi;
-	char r, w, shared, anon, guard, special; /* special: [heap], [stack], [v*] */
+	char r, w, x, shared, anon, guard, special; /* special: [heap], [stack], [v*] */
 	char claimed;                             /* a thread's stack, scanned already */
 };
 
@@ -336,8 +336,104 @@ static inline void push(struct scan *c, size_t i)
 		__builtin_prefetch(a + 192);
 }
 
+/* --- memcheck's leak-check heuristics ---------------------------------------
+ * Interior pointers that memcheck (mc_leakcheck.c, heuristic_reachedness)
+ * treats as start pointers when they come from a root or a reachable block,
+ * all four on by default:
+ *   stdstring  p == block + 24, the block's second word (capacity) is in
+ *              1 .. size - 24 (the pre-C++11 libstdc++ string rep);
+ *   length64   p == block + 8, the first word is size - 8;
+ *   newarray   p == block + 8, the first word n > 0 divides size - 8 (the
+ *              array cookie of new[] for elements with a destructor);
+ *   multipleinheritance  p aligned, and both the word at p and the block's
+ *              first word are vtable addresses (a pointer to a secondary
+ *              base of a polymorphic object). */
+
+static size_t map_at(const struct scan *c, uintptr_t p);
+
+/* The mapping holding [p, p + 8), or NULL if it is not all in one readable
+ * mapping. */
+static const struct map *word_map(const struct scan *c, uintptr_t p)
+{
+	size_t m = map_at(c, p);
+	if (m >= c->nmaps || c->maps[m].lo > p || !c->maps[m].r || c->maps[m].hi - p < 8)
+		return NULL;
+	return &c->maps[m];
+}
+
+/* A mapping of a file (valgrind's SkFileC): not anonymous, not [heap] etc. */
+static int file_backed(const struct map *m)
+{
+	return m && !m->anon && !m->special;
+}
+
+/* memcheck's aligned_ptr_above_page0_is_vtable_addr: v is in a readable file
+ * mapping, and among its first 20 words (not past the mapping's last word)
+ * the first two non-null ones point into executable file mappings. */
+static int vtable_addr(const struct scan *c, uintptr_t v)
+{
+	const struct map *m = word_map(c, v);
+	if (!file_backed(m))
+		return 0;
+	uintptr_t max = v + 20 * sizeof(uintptr_t);
+	if (max > m->hi - 1 - sizeof(uintptr_t)) /* as memcheck: seg->end is inclusive */
+		max = m->hi - 1 - sizeof(uintptr_t);
+	int nfn = 0;
+	for (uintptr_t a = v; a <= max; a += sizeof(uintptr_t)) {
+		uintptr_t fn = *(const uintptr_t *)a;
+		if (!fn)
+			continue;
+		size_t k = map_at(c, fn);
+		if (k >= c->nmaps || c->maps[k].lo > fn || !file_backed(&c->maps[k]) ||
+		    !c->maps[k].x)
+			return 0;
+		if (++nfn == 2)
+			return 1;
+	}
+	return 0;
+}
+
+static int heuristic(const struct scan *c, uintptr_t p, size_t j)
+{
+	uintptr_t a = addr_of(c, j);
+	uint64_t sz = c->b[j].size;
+	if (LA_UNLIKELY(sz == 0xffffffffu))
+		sz = la_snap_size(c->s, &c->b[j]);
+	const size_t W = sizeof(uintptr_t);
+	if (sz < W || (a & (W - 1)))
+		return 0;
+	/* small blocks are readable (scan_block reads them whole); big ones may
+	 * have pages the program protected */
+	int big = sz >= PAGE;
+	if (big && !word_map(c, a))
+		return 0;
+	const uintptr_t *w = (const uintptr_t *)a;
+	if (p == a + 3 * W) { /* stdstring */
+		if (big && !word_map(c, a + W))
+			return 0;
+		uintptr_t cap = w[1];
+		if (cap > 0 && cap <= sz - 3 * W)
+			return 1;
+	}
+	if (p == a + W) {
+		uint64_t n = w[0];
+		if (n > 0 && sz - W == n) /* length64 */
+			return 1;
+		if (n > 0 && (sz - W) % n == 0) /* newarray */
+			return 1;
+	}
+	/* multipleinheritance */
+	if ((p & (W - 1)) || p + W > a + sz || (big && !word_map(c, p)))
+		return 0;
+	uintptr_t inner = *(const uintptr_t *)p, first = w[0];
+	if ((inner & (W - 1)) || inner < PAGE || (first & (W - 1)) || first < PAGE)
+		return 0;
+	return vtable_addr(c, inner) && vtable_addr(c, first);
+}
+
 /* memcheck's rules. From roots and reachable blocks: a start pointer makes
- * a block reachable, an interior pointer possibly lost; everything a possibly
+ * a block reachable (so does an interior pointer one of memcheck's heuristics
+ * accepts), any other interior pointer possibly lost; everything a possibly
  * lost block points to is possibly lost at best. Grouping lost blocks: any
  * pointer from the current group makes an unreached block indirect. */
 static void found(struct scan *c, uintptr_t p, long j, int definite)
@@ -370,6 +466,11 @@ static void found(struct scan *c, uintptr_t p, long j, int definite)
 	int start = p == addr_of(c, (size_t)j);
 	if (definite == START_ONLY && !start)
 		return;
+	/* memcheck's default heuristics (--leak-check-heuristics=all): from a
+	 * root or a reachable block, these interior pointers count as start
+	 * pointers */
+	if (!start && definite && st != LA_S_REACHABLE && heuristic(c, p, (size_t)j))
+		start = 1;
 	unsigned want = definite && start ? LA_S_REACHABLE : LA_S_POSSIBLE;
 	if (st == LA_S_UNREACHED || (st == LA_S_POSSIBLE && want == LA_S_REACHABLE)) {
 		set_state(c, (size_t)j, want);
@@ -566,6 +667,7 @@ static int read_maps(struct scan *c)
 			s++;
 		m->r = s[0] == 'r';
 		m->w = s[1] == 'w';
+		m->x = s[2] == 'x';
 		m->shared = s[3] == 's';
 		int none = s[0] == '-' && s[1] == '-' && s[2] == '-';
 		/* offset, device, inode, then the path (if any) */
@@ -621,7 +723,9 @@ static void sort_ranges(struct range *v, size_t n)
 
 /* The DTV is malloc'd by glibc and its pointer in the TCB points one entry
  * past the start (dtv[-1] holds the length): an interior pointer that must
- * not make glibc's own block "possibly lost". LSan makes the same exception. */
+ * not make glibc's own block "possibly lost". LSan makes the same exception;
+ * here only for the main thread and cached stacks: memcheck reports a live
+ * thread's DTV possibly lost, and so do we. */
 static void mark_dtv(struct scan *c, uintptr_t tp)
 {
 #if defined(__x86_64__)
@@ -678,7 +782,8 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				uintptr_t top = t->tp + p->pthread_size;
 				uintptr_t bottom = p->tls_static_size < top ? top - p->tls_static_size : 0;
 				scan_root(c, bottom, top);
-				mark_dtv(c, t->tp);
+				if (t->tid == getpid())
+					mark_dtv(c, t->tp);
 			}
 		} else if (st == LA_T_UNPARKED) {
 			/* It may be running: its whole stack mapping, conservatively. */
@@ -686,7 +791,8 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 			if (m < c->nmaps && c->maps[m].lo <= t->sp && c->maps[m].r) {
 				scan_words(c, c->maps[m].lo, c->maps[m].hi, 1);
 				c->maps[m].claimed = 1;
-				mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
+				if (t->tid == getpid())
+					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
 			} else {
 				*lost_stacks = 1;
 			}

@@ -190,6 +190,47 @@ static char *join_path(const char *dir, const char *file)
 	return la_xasprintf("%s/%s", dir, file);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_frame(const struct vframe *a, const struct vframe *b)
+{
+	return a->ip == b->ip && a->line == b->line && same_str(a->fn, b->fn) &&
+	       same_str(a->file, b->file) && same_str(a->dir, b->dir) && same_str(a->obj, b->obj);
+}
+
+/* An inline chain repeats the ip, innermost first: all but the last frame of
+ * the chain were inlined. Direct recursion repeats the ip too (the same
+ * return address, caller after caller), so a run of equal ips is the chain
+ * repeated: its period is the shortest p dividing the run with frame i equal
+ * to frame i + p throughout, and the last frame of each period is the
+ * machine frame (p = 1: plain recursion, no inlining). */
+static void mark_inlined(const struct vframe *v, size_t n, struct la_frame *f)
+{
+	for (size_t s = 0; s < n;) {
+		size_t e = s + 1;
+		while (e < n && v[e].ip == v[s].ip)
+			e++;
+		size_t len = e - s, p = len;
+		for (size_t q = 1; q < len; q++) {
+			if (len % q)
+				continue;
+			size_t i = s;
+			while (i + q < e && same_frame(&v[i], &v[i + q]))
+				i++;
+			if (i + q == e) {
+				p = q;
+				break;
+			}
+		}
+		for (size_t i = s; i < e; i++)
+			f[i].inlined = (i - s) % p != p - 1;
+		s = e;
+	}
+}
+
 static void add_record(struct parse *ps)
 {
 	enum la_kind kind;
@@ -220,10 +261,8 @@ static void add_record(struct parse *ps)
 		f->fun = v->fn;
 		f->src = join_path(v->dir, v->file);
 		f->line = v->line;
-		/* an inline chain repeats the ip, innermost first: all but the
-		 * last frame of a run of equal ips were inlined */
-		f->inlined = i + 1 < ps->nfr && ps->fr[i + 1].ip == v->ip;
 	}
+	mark_inlined(ps->fr, ps->nfr, r->stack.f);
 	r->family = la_norm_strip(&r->stack);
 }
 

@@ -81,11 +81,29 @@ char la_norm_strip(struct la_stack *st)
 	return fam;
 }
 
+/* A symbol version as memcheck prints it (pthread_create@@GLIBC_2.34,
+ * memcpy@GLIBC_2.2.5): the agent's symbolizer names the function without it. */
+static size_t version_at(const char *fn)
+{
+	const char *at = strchr(fn, '@');
+	if (!at || at == fn)
+		return strlen(fn);
+	const char *v = at[1] == '@' ? at + 2 : at + 1;
+	if (!*v)
+		return strlen(fn);
+	for (const char *q = v; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '_' && *q != '.')
+			return strlen(fn);
+	return (size_t)(at - fn);
+}
+
 char *la_norm_name(const char *fn)
 {
-	char *o = la_xmalloc(strlen(fn) + 1), *p = o;
-	for (; *fn; fn++)
-		if (!isspace((unsigned char)*fn))
-			*p++ = *fn;
+	size_t n = version_at(fn);
+	char *o = la_xmalloc(n + 1), *p = o;
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)fn[i]))
+			*p++ = fn[i];
+	*p = 0;
 	return o;
 }

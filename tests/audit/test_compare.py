@@ -137,6 +137,17 @@ r = rows(doc, "lose_vector()")
 check(r and r[0]["cells"]["tcmalloc"] == {"lost": {"bytes": 64, "blocks": 2}},
       "C++ vector: the object and its inlined buffer allocation match in one row", out)
 
+# a thread still running at exit: its DTV is possibly lost for memcheck (an
+# interior pointer from the thread's TCB) and for the agent; the bytes differ
+# by the agent's own TLS modules (libleakagent, libunwind: a slot each)
+rc, doc, out = compare(["--with=valgrind", "--", prog("audit-livethread")])
+r = rows(doc, "allocate_dtv")
+check(len(r) == 1 and list(r[0]["cells"]["valgrind"]) == ["possible"]
+      and list(r[0]["cells"]["agent"]) == ["possible"]
+      and r[0]["cells"]["agent"]["possible"]["blocks"] == 1
+      and r[0]["cells"]["valgrind"]["possible"]["blocks"] == 1,
+      "a live thread's DTV: possibly lost, one block, for memcheck and the agent", out)
+
 # usage errors: exit 2 and one error line
 for args, what in [(["compare"], "no program"), (["compare", "--with=nosuch", "--", kinds], "--with"),
                    (["compare", "--runs=0", "--", kinds], "--runs"),

@@ -61,6 +61,56 @@ open(p5, "w").write(text.replace("<protocolversion>4<", "<protocolversion>5<"))
 rc, doc5, err = report_json([f"--from-valgrind-xml={p5}"])
 check(rc == 0 and total(records(doc5), "definite") == (404, 6), "protocol 5 accepted", err)
 
+# direct recursion repeats a return address too: memcheck prints the same ip,
+# function and line once per call, and those are machine frames, not an
+# inline chain; recursion through an inlined helper repeats the whole chain
+def vframe(ip, fn, line, obj="/t/rec"):
+    return (f"<frame><ip>{ip}</ip><obj>{obj}</obj><fn>{fn}</fn><dir>/t</dir>"
+            f"<file>rec.c</file><line>{line}</line></frame>")
+
+
+def verror(n, frames):
+    return (f"<error><unique>0x{n:x}</unique><tid>1</tid><kind>Leak_DefinitelyLost</kind>"
+            f"<xwhat><text>{n} bytes in 1 blocks are definitely lost</text>"
+            f"<leakedbytes>{n}</leakedbytes><leakedblocks>1</leakedblocks></xwhat>"
+            f"<stack>{''.join(frames)}</stack></error>\n")
+
+
+malloc = vframe("0x48417B4", "malloc", 0, "/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so")
+rec = verror(21, [malloc, vframe("0x1091C6", "finish", 9), vframe("0x1091F8", "finish", 10),
+                  vframe("0x1091F8", "finish", 10), vframe("0x109280", "main", 18)])
+inl = verror(22, [malloc, vframe("0x401000", "cmp", 5),
+                  vframe("0x401100", "helper", 44), vframe("0x401100", "sort", 53),
+                  vframe("0x401100", "helper", 44), vframe("0x401100", "sort", 53),
+                  vframe("0x401200", "main", 20)])
+head = text[:text.index("<error>")]
+pr = os.path.join(TMP, "recursion.xml")
+open(pr, "w").write(head + rec + inl + "</valgrindoutput>\n")
+rc, docr, err = report_json([f"--from-valgrind-xml={pr}"])
+fin = records(docr, "finish")
+check(rc == 0 and len(fin) == 1
+      and [(f["function"], f["inlined"]) for f in fin[0]["stack"]]
+      == [("finish", False)] * 3 + [("main", False)],
+      "direct recursion: each repeated frame is a machine frame, none inlined", err)
+srt = records(docr, "cmp")
+check(rc == 0 and len(srt) == 1
+      and [(f["function"], f["inlined"]) for f in srt[0]["stack"]]
+      == [("cmp", False), ("helper", True), ("sort", False), ("helper", True), ("sort", False),
+          ("main", False)],
+      "recursion through an inlined helper: the chain repeats, its last frame is real", err)
+
+# memcheck names a versioned symbol with its version (pthread_create@@GLIBC_2.34),
+# the agent's symbolizer without: compare keys them alike
+ver = verror(23, [malloc, vframe("0x4a0000", "allocate_dtv", 401),
+                  vframe("0x4a1000", "pthread_create@@GLIBC_2.34", 650),
+                  vframe("0x401300", "main", 31)])
+pv = os.path.join(TMP, "versioned.xml")
+open(pv, "w").write(head + ver + "</valgrindoutput>\n")
+rc, docv, out = compare([f"--from-valgrind-xml={pv}"])
+check(docv is not None and [r["key"] for r in docv.get("rows", [])]
+      == ["allocate_dtv<pthread_create<main"],
+      "compare: a symbol version is not part of the key", out)
+
 # the text report of a valgrind file looks like the agent's
 rc, out, err = run(["report", "--show-leak-kinds=all", f"--from-valgrind-xml={xml}"])
 check(rc == 0 and re.search(r"100 bytes in 1 blocks are definitely lost", err)
