@@ -79,6 +79,8 @@ void la_options_print_help(int fd);
 /* mmap-backed memory; returns NULL on failure. Sizes are rounded to pages. */
 void *la_map(size_t size);
 void la_unmap(void *p, size_t size);
+/* Resizes a la_map mapping, contents kept, maybe moved; NULL: p untouched. */
+void *la_remap(void *p, size_t old_size, size_t size);
 /* One line "leakagent: <msg>\n" on fd 2 (a vararg list of strings, NULL-ended). */
 void la_warn(const char *first, ...) __attribute__((sentinel));
 size_t la_strlcpy(char *dst, const char *src, size_t cap);

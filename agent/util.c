@@ -2,6 +2,7 @@
  * a futex lock that needs no allocation and survives fork, number formatting
  * and one-line warnings written with write(2). No malloc, no stdio.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -19,6 +20,16 @@ void *la_map(size_t size)
 		return NULL;
 	la_roots_note_map(p, size); /* never a root of the scan */
 	return p;
+}
+
+void *la_remap(void *p, size_t old_size, size_t size)
+{
+	void *q = mremap(p, old_size, size, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL; /* p is untouched */
+	la_roots_forget_map(p, old_size);
+	la_roots_note_map(q, size);
+	return q;
 }
 
 void la_unmap(void *p, size_t size)
