@@ -119,11 +119,14 @@ static void place(struct slot *slots, size_t cap, const struct slot *s)
 	slots[i] = *s;
 }
 
-/* Growth: the members go to a scratch array, the shard's own array is
- * extended with mremap and refilled. Only the added part is new memory, so
- * a shard grown to N slots has faulted in N slots' pages, not the ~3N of
- * every array it outgrew (on a 5M-block heap, two thirds of the agent's page
- * faults). One scratch serves all shards: growths are rare and brief. */
+/* Growth of a big shard: the members go to a scratch array, the shard's own
+ * array is extended with mremap and refilled. Only the added part is new
+ * memory, so a shard grown to N slots has faulted in about N slots' pages,
+ * not the ~3N of every array it outgrew (on a 5M-block heap, two thirds of
+ * the agent's page faults). One scratch serves all shards: growths are rare
+ * and brief. It stays mapped, so small shards, where a few page faults cost
+ * nothing, grow into a new array instead and keep small programs small. */
+#define REGROW_MIN 8192 /* slots (128 KiB): smaller shards take a new array */
 static la_lock_t scratch_lock;
 static struct slot *scratch;
 static size_t scratch_cap;
@@ -159,7 +162,18 @@ out:
 static int grow_locked(struct shard *sh)
 {
 	size_t cap = sh->cap ? (sh->cap + sh->cap / 2 + INIT_CAP - 1) / INIT_CAP * INIT_CAP : INIT_CAP;
-	struct slot *ns = sh->cap ? regrow_locked(sh, cap) : la_map(cap * sizeof(*ns));
+	struct slot *ns;
+	if (sh->cap >= REGROW_MIN) {
+		ns = regrow_locked(sh, cap);
+	} else {
+		ns = la_map(cap * sizeof(*ns));
+		if (ns) {
+			for (size_t i = 0; i < sh->cap; i++)
+				if (sh->slots[i].key)
+					place(ns, cap, &sh->slots[i]);
+			la_unmap(sh->slots, sh->cap * sizeof(*ns));
+		}
+	}
 	if (!ns)
 		return -1; /* the shard is as it was */
 	__atomic_store_n(&sh->slots, ns, __ATOMIC_RELAXED); /* la_table_prefetch reads them */
