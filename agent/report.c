@@ -343,7 +343,7 @@ int la_report(const char *trigger, int delta)
 	la_guard++;
 	la_lock(&report_lock);
 	unsigned seq = ++report_seq;
-	la_world_capture_self(); /* before any frame of the scan exists */
+	la_world_capture_self(strcmp(trigger, "exit") == 0); /* before any frame of the scan exists */
 
 	/* The loader lock first, ours after: never the other way round. Then
 	 * the table is frozen (threads that allocate wait on its locks, holding
