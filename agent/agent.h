@@ -331,8 +331,13 @@ struct la_world {
 	uint64_t stop_ns;       /* time to park everybody */
 };
 /* Saves the caller's registers and stack pointer for t[0]: call it first in
- * the report, so no frame of the scan itself lies above the scanned range. */
-void la_world_capture_self(void) __attribute__((noinline));
+ * the report, so no frame of the scan itself lies above the scanned range.
+ * at_exit: the exit report; when the thread is inside exit() (or the agent's
+ * _exit), its stack is scanned from where the program called it, and the
+ * callee-saved registers the program had then are added (see scan.md). */
+void la_world_capture_self(int at_exit) __attribute__((noinline));
+/* trigger.c: the agent's _exit, as an address inside the agent */
+void la_agent__exit(int status) __attribute__((noreturn));
 /* Signals and parks every other thread until the set is stable or the
  * timeout (option stop_timeout_ms) passed. The caller holds all table locks
  * and has finished everything that needs the loader or malloc. */

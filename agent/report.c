@@ -53,8 +53,13 @@ static void free_records(struct records *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The process this one forked from (la_pid before the fork), 0 in a process
+ * started by exec: forked children are processes no other tool reports. */
+static pid_t forked_from;
+
 void la_report_after_fork(void)
 {
+	forked_from = la_pid; /* not yet this process's: la_trigger_after_fork sets it */
 	report_seq = mark_seq = 0;
 	free_records(&mark); /* the parent's: copied at fork */
 	la_lock_init(&report_lock);
@@ -184,6 +189,11 @@ static void write_header(struct la_writer *w, const char *trigger, unsigned seq)
 	la_writer_hex(w, (uint64_t)getpid());
 	la_writer_hex(w, (uint64_t)getppid());
 	la_writer_eol(w);
+	if (forked_from) {
+		la_writer_tag(w, 'c');
+		la_writer_hex(w, (uint64_t)forked_from);
+		la_writer_eol(w);
+	}
 	la_writer_tag(w, 'x');
 	la_writer_esc(w, la_exe_path);
 	la_writer_eol(w);
@@ -343,7 +353,7 @@ int la_report(const char *trigger, int delta)
 	la_guard++;
 	la_lock(&report_lock);
 	unsigned seq = ++report_seq;
-	la_world_capture_self(); /* before any frame of the scan exists */
+	la_world_capture_self(strcmp(trigger, "exit") == 0); /* before any frame of the scan exists */
 
 	/* The loader lock first, ours after: never the other way round. Then
 	 * the table is frozen (threads that allocate wait on its locks, holding

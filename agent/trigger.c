@@ -261,3 +261,4 @@ LA_EXPORT void _exit(int status)
 }
 
 LA_EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+void la_agent__exit(int status) __attribute__((alias("_exit"), copy(_exit)));

@@ -5,7 +5,10 @@
  * thread list comes from /proc/self/task through raw getdents64.
  */
 #define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
 #include <errno.h>
+#include <libunwind.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -137,9 +140,56 @@ static int install(int sig)
 	return 0;
 }
 
+/* The exit report runs inside exit() (our handler, called by glibc's
+ * __run_exit_handlers) or inside the agent's _exit. The frames between the
+ * program's call and our stack pointer are glibc's and ours, and their slots
+ * that nobody wrote yet hold stale words of the program's earlier, deeper
+ * calls: memcheck reads such slots as undefined and skips them (its scan
+ * takes defined words only), so a block the program dropped would stay
+ * reachable here only. The thread's stack is therefore scanned from the stack
+ * pointer the program had when it called exit, and the callee-saved registers
+ * it had then (which those frames saved) are roots, unwound from their CFI.
+ * No such frame (a fatal signal, a failed unwind): nothing changes. */
+static __attribute__((noinline)) void from_exit_entry(struct la_thread *t)
+{
+#if defined(__x86_64__)
+	static const int saved[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+				     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
+	uintptr_t libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
+	uintptr_t agent_exit = (uintptr_t)la_agent__exit;
+	unw_context_t uc;
+	unw_cursor_t cur;
+	if (t->nregs + 6 > LA_NREGS || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
+		return;
+	for (int depth = 0; depth < 64; depth++) {
+		unw_proc_info_t pi;
+		if (unw_is_signal_frame(&cur) > 0)
+			return; /* a handler's stack is not the program's call */
+		int entry = unw_get_proc_info(&cur, &pi) == 0 && pi.start_ip &&
+			    (pi.start_ip == libc_exit || pi.start_ip == agent_exit);
+		if (unw_step(&cur) <= 0)
+			return;
+		if (!entry)
+			continue;
+		unw_word_t sp, v[6];
+		if (unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 || sp <= t->sp)
+			return;
+		for (int i = 0; i < 6; i++)
+			if (unw_get_reg(&cur, saved[i], &v[i]) < 0)
+				return;
+		for (int i = 0; i < 6; i++)
+			t->regs[t->nregs++] = v[i];
+		t->sp = sp;
+		return;
+	}
+#else
+	(void)t;
+#endif
+}
+
 /* x86-64: the callee-saved registers are the only ones that can hold the
  * caller's pointers across the call into the agent. */
-void la_world_capture_self(void)
+void la_world_capture_self(int at_exit)
 {
 	struct la_thread *t = &self_slot;
 	memset(t, 0, sizeof(*t));
@@ -157,6 +207,8 @@ void la_world_capture_self(void)
 	t->tp = thread_pointer();
 	t->tid = (pid_t)syscall(SYS_gettid);
 	t->state = LA_T_SELF;
+	if (at_exit)
+		from_exit_entry(t);
 }
 
 /* Reads the thread ids of /proc/self/task with raw getdents64 (opendir

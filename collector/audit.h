@@ -26,6 +26,7 @@ struct la_spawn {
 	const char *log;       /* stdout and stderr of the run go here */
 	int status;            /* wait status */
 	double seconds;        /* wall time from fork to exit */
+	long pid;              /* the process started (the tool, then the program by exec) */
 };
 /* Runs and waits. Returns 0, or a negative errno when the tool could not be
  * started at all (ENOENT: not installed); reports nothing itself. */
@@ -44,6 +45,7 @@ struct la_backend_run {
 	char *why;            /* when not available: one line saying why */
 	double seconds;
 	int status;
+	long pid;             /* the process launched: the program's pid in the tool's output */
 };
 /* Runs argv under memcheck (output in dir), reads every XML file it wrote
  * into ls. Sets r->available; returns -1 only for errors of input. */

@@ -324,6 +324,7 @@ int la_tc_run(char **argv, const char *dir, const char *lib, enum la_tc_mode mod
 	struct la_spawn s = { .argv = argv, .setenv = (const char **)env,
 			      .nsetenv = sizeof(env) / sizeof(env[0]), .log = log };
 	int err = la_spawn_run(&s), rc = 0;
+	r->pid = s.pid;
 	r->seconds = s.seconds;
 	r->status = s.status;
 	char *text = err ? NULL : la_spawn_log(log);

@@ -463,6 +463,7 @@ int la_vg_run(char **argv, const char *dir, bool trace_children, int num_callers
 	struct la_spawn s = { .argv = cmd, .log = log };
 	int err = la_spawn_run(&s), rc = 0;
 	memset(r, 0, sizeof(*r));
+	r->pid = s.pid;
 	r->seconds = s.seconds;
 	r->status = s.status;
 	size_t nfiles = 0;

@@ -84,6 +84,7 @@ struct la_raw {
 	const char *path;
 	unsigned version;
 	long pid, ppid;
+	long forked_from;     /* c line: a forked child that has not exec'd; 0 otherwise */
 	char *exe;
 	char **argv;
 	size_t argc, argcap;
@@ -180,6 +181,7 @@ void la_frame_where(FILE *out, const struct la_frame *f); /* "fn (file:line)" or
 /* --- run.c: running a program under the agent -------------------------------- */
 struct la_run_result {
 	int status;           /* wait status */
+	long pid;             /* the program launched (exec keeps the pid) */
 	char *dir;            /* private report directory (removed by la_run_cleanup) */
 	char **reports;       /* the files the program and its children wrote */
 	size_t nreports;

@@ -32,6 +32,17 @@ struct set {
 	int nruns;
 	unsigned limits;        /* union of its processes' limits */
 	bool unclassified;      /* some record is of kind unclassified */
+	long launched[MAXRUNS]; /* pid of the process each run started; 0 unknown */
+	struct left *left;      /* processes of the first run left out (scope_sets) */
+	size_t nleft, leftcap;
+};
+
+/* A process one backend reported and another could not have: not compared. */
+enum left_why { LEFT_FORK, LEFT_CHILD };
+struct left {
+	long pid, forked_from;
+	const char *exe;
+	enum left_why why;
 };
 
 struct cell {
@@ -340,6 +351,7 @@ static void run_agent(struct set *s, char **argv, const struct opts *o, const ch
 	close(err);
 	int run = s->nruns++;
 	s->run[run] = t1 - t0;
+	s->launched[run] = rc < 0 ? 0 : r.pid;
 	if (rc < 0 || !r.nreports) {
 		s->available = false;
 		s->why = la_nproblems > problems ? la_xstrdup(la_problems[la_nproblems - 1])
@@ -378,6 +390,7 @@ static void run_set(struct set *s, char **argv, const struct opts *o)
 		else
 			la_tc_run(argv, dir, o->tclib, o->tcmode, &s->ls[run], &br);
 		s->run[run] = br.seconds;
+		s->launched[run] = br.pid;
 		s->read[run] = now() - t0 - br.seconds;
 		if (!br.available) {
 			s->available = false;
@@ -387,6 +400,66 @@ static void run_set(struct set *s, char **argv, const struct opts *o)
 	}
 	la_remove_dir(dir);
 	free(dir);
+}
+
+/* Like with like: a process that some backend in the comparison cannot
+ * report is left out of every set (and listed). No backend but the agent
+ * reports a forked child that has not exec'd: memcheck runs with
+ * --child-silent-after-fork=yes, the heap checker checks only the process
+ * it started in. Children started by exec: the agent and the heap checker
+ * report them, memcheck only with --trace-children. Files given with
+ * --from-* are compared as they are. */
+static void scope_sets(const struct opts *o)
+{
+	bool others = false, vg_launched_only = false;
+	for (int s = 0; s < nsets; s++) {
+		if (!sets[s].available || !strcmp(sets[s].name, "agent"))
+			continue;
+		others = true;
+		vg_launched_only |= !strcmp(sets[s].name, "valgrind") && !o->trace_children;
+	}
+	if (!others)
+		return;
+	for (int s = 0; s < nsets; s++) {
+		struct set *st = &sets[s];
+		for (int k = 0; k < st->nruns; k++) {
+			struct la_leakset *ls = &st->ls[k];
+			size_t w = 0;
+			for (size_t i = 0; i < ls->nproc; i++) {
+				const struct la_process *p = &ls->proc[i];
+				bool fork = p->forked_from != 0;
+				bool child = vg_launched_only && st->launched[k] && p->pid != st->launched[k];
+				if (!fork && !child) {
+					ls->proc[w++] = *p;
+					continue;
+				}
+				if (k)
+					continue;
+				LA_GROW(st->left, st->nleft, st->leftcap);
+				st->left[st->nleft++] = (struct left){ p->pid, p->forked_from, p->exe,
+								       fork ? LEFT_FORK : LEFT_CHILD };
+			}
+			ls->nproc = w;
+		}
+	}
+}
+
+static void text_left(FILE *out, const struct set *st)
+{
+	for (size_t i = 0; i < st->nleft; i++) {
+		const struct left *l = &st->left[i];
+		if (i == 8) {
+			fprintf(out, "%-9s %-12s and %zu more\n", "", "", st->nleft - i);
+			break;
+		}
+		fprintf(out, "%-9s %-12s left out: pid %ld (%s), ", "", "", l->pid, base(l->exe));
+		if (l->why == LEFT_FORK)
+			fprintf(out, "a fork of pid %ld: no other backend reports forked children\n",
+				l->forked_from);
+		else
+			fputs("a child started by exec: valgrind did not trace children "
+			      "(--trace-children)\n", out);
+	}
 }
 
 static void finish_set(struct set *s)
@@ -533,6 +606,7 @@ static void print_text(FILE *out, char **argv, const struct opts *o, int verdict
 		if (st->unclassified)
 			fprintf(out, "%-9s %-12s some records are not classified (kind unclassified): "
 				"they cannot agree on definitely lost\n", "", "");
+		text_left(out, st);
 	}
 	for (int c = 0; c < C_N; c++) {
 		size_t n = 0;
@@ -610,7 +684,15 @@ static void print_json(FILE *out, char **argv, const struct opts *o, int verdict
 		struct cell c;
 		totals(st, &c);
 		json_cell(out, st, &c);
-		fputc('}', out);
+		fputs(", \"left_out\": [", out);
+		for (size_t i = 0; i < st->nleft; i++) {
+			const struct left *l = &st->left[i];
+			fprintf(out, "%s{\"pid\": %ld, \"exe\": ", i ? ", " : "", l->pid);
+			la_json_str(out, l->exe);
+			fprintf(out, ", \"why\": \"%s\", \"forked_from\": %ld}",
+				l->why == LEFT_FORK ? "fork" : "child", l->forked_from);
+		}
+		fputs("]}", out);
 	}
 	fputs("],\n \"rows\": [", out);
 	for (size_t i = 0; i < nrows; i++) {
@@ -659,7 +741,10 @@ static const char usage[] =
 	"a backend's design explains, records only some saw, and records whose kind,\n"
 	"bytes or blocks differ. Backends: valgrind (memcheck), tcmalloc (the gperftools\n"
 	"heap checker, 2.16 or older: later versions have none and are reported\n"
-	"unavailable).\n"
+	"unavailable). A process some backend cannot report is left out of them all\n"
+	"and listed under the backend table: forked children that did not exec (only\n"
+	"the agent reports them), and, when valgrind runs without --trace-children,\n"
+	"children started by exec.\n"
 	"\n"
 	"options:\n"
 	"  --with=LIST               backends beside the agent: valgrind,tcmalloc [both]\n"
@@ -671,7 +756,9 @@ static const char usage[] =
 	"  --heapcheck=MODE          tcmalloc's HEAPCHECK: normal, strict, draconian [normal]\n"
 	"  --tcmalloc-lib=PATH       the libtcmalloc to preload [libtcmalloc.so.4]\n"
 	"  --trace-children          also check the program's children (valgrind\n"
-	"                            --trace-children=yes)\n"
+	"                            --trace-children=yes); without it, valgrind sees only\n"
+	"                            the process it started, and the others' reports of\n"
+	"                            children started by exec are left out\n"
 	"  --num-callers=N           stack frames recorded, 1-256 [32]\n"
 	"  --from-agent-report=FILE, --from-valgrind-xml=FILE, --from-tcmalloc-heap=FILE\n"
 	"                            compare existing files instead of running (repeatable)\n"
@@ -862,6 +949,8 @@ int la_compare_main(int argc, char **argv)
 	}
 	if (la_bad_input)
 		return 2;
+	if (prog)
+		scope_sets(&o);
 	int navail = 0;
 	for (int s = 0; s < nsets; s++) {
 		finish_set(&sets[s]);

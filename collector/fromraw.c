@@ -105,6 +105,7 @@ void la_fromraw(const struct la_raw *raw, struct la_process *p, int num_callers)
 	p->source = raw->path;
 	p->pid = raw->pid;
 	p->ppid = raw->ppid;
+	p->forked_from = raw->forked_from;
 	p->exe = raw->exe;
 	p->argv = (const char **)raw->argv;
 	p->argc = raw->argc;

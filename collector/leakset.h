@@ -87,6 +87,8 @@ struct la_totals {
 struct la_process {
 	const char *source;       /* the file this process's report was read from */
 	long pid, ppid;
+	long forked_from;         /* agent: the pid this process forked from without exec'ing
+				   * since; 0 when it started by exec (or the tool cannot tell) */
 	const char *exe;
 	const char **argv;
 	size_t argc;

@@ -328,6 +328,10 @@ static void line_known(struct parse *ps, char tag)
 			raw->ppid = (long)v[1];
 		}
 		break;
+	case 'c':
+		if (want(ps, 2) == 0 && hex(ps, 1, &v[0]) == 0)
+			raw->forked_from = (long)v[0];
+		break;
 	case 'x':
 		if (want(ps, 2) == 0)
 			raw->exe = unescape(ps, ps->f[1]);
@@ -468,7 +472,7 @@ int la_raw_read(const char *path, struct la_raw *raw)
 			ended = true;
 			continue;
 		}
-		if (strchr("pxatomlsrbgdfwn", line[0]))
+		if (strchr("pcxatomlsrbgdfwn", line[0]))
 			line_known(&ps, line[0]);
 	}
 	if (ferror(fp)) {

@@ -115,6 +115,7 @@ int la_run(char **argv, int depth, struct la_run_result *r)
 	sigaction(SIGINT, &ign, &oldint);
 	sigaction(SIGQUIT, &ign, &oldquit);
 	pid_t pid = fork();
+	r->pid = pid > 0 ? pid : 0;
 	if (pid == 0) {
 		sigaction(SIGINT, &oldint, NULL);
 		sigaction(SIGQUIT, &oldquit, NULL);

@@ -41,6 +41,7 @@ int la_spawn_run(struct la_spawn *s)
 	sigaction(SIGQUIT, &ign, &oldquit);
 	double t0 = now();
 	pid_t pid = fork();
+	s->pid = pid > 0 ? pid : 0;
 	if (pid == 0) {
 		sigaction(SIGINT, &oldint, NULL);
 		sigaction(SIGQUIT, &oldquit, NULL);

@@ -12,6 +12,8 @@
  *
  *   LEAKAGENT-RAW <version>                  first line; version is LA_RAW_VERSION
  *   p <pid> <ppid>
+ *   c <pid>                                  only in a forked child that has not
+ *                                            exec'd since: the pid it forked from
  *   x <path>                                 the executable (/proc/self/exe at start)
  *   a <index> <arg>                          command line, one line per argument
  *   t <trigger> <seq> <sec> <nsec>           what wrote this report: exit | signal |

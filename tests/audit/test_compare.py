@@ -148,6 +148,34 @@ check(len(r) == 1 and list(r[0]["cells"]["valgrind"]) == ["possible"]
       and r[0]["cells"]["valgrind"]["possible"]["blocks"] == 1,
       "a live thread's DTV: possibly lost, one block, for memcheck and the agent", out)
 
+# a program with a forked child (no exec) and an exec'd one: only processes
+# every backend in the comparison can report are compared, the rest listed
+forks = prog("audit-forks")
+rc, doc, out = compare(["--with=valgrind", "--", forks])
+a = backend(doc, "agent")
+check(rc == 0 and doc["verdict"] == "agree" and rows(doc, "parent_leak")
+      and not rows(doc, "fork_leak") and not rows(doc, "exec_leak"),
+      "valgrind without --trace-children: the agent's children are not compared, exit 0", out)
+check(a and sorted(l["why"] for l in a["left_out"]) == ["child", "fork"]
+      and all(l["pid"] > 0 for l in a["left_out"])
+      and [l["forked_from"] > 0 for l in sorted(a["left_out"], key=lambda l: l["why"])]
+      == [False, True], "the JSON lists the forked and the exec'd child as left out", out)
+rc, doc, out = compare(["--with=valgrind", "--trace-children", "--", forks])
+a = backend(doc, "agent")
+r = rows(doc, "exec_leak")
+check(rc == 0 and r and r[0]["category"] == "agree" and not rows(doc, "fork_leak")
+      and a and [l["why"] for l in a["left_out"]] == ["fork"],
+      "--trace-children: the exec'd child is compared, the forked one left out", out)
+rc, doc, out = compare(["--with=tcmalloc", "--", forks])
+a = backend(doc, "agent")
+check(rc == 0 and rows(doc, "exec_leak") and not rows(doc, "fork_leak")
+      and a and [l["why"] for l in a["left_out"]] == ["fork"],
+      "the heap checker checks exec'd children, never forked ones", out)
+rc, text, err = run(["compare", "--with=valgrind", "--", forks])
+check(re.search(r"left out: pid \d+ \(audit-forks\), a fork of pid \d+", text)
+      and "a child started by exec: valgrind did not trace children" in text,
+      "text: what was left out, and why", text + err)
+
 # usage errors: exit 2 and one error line
 for args, what in [(["compare"], "no program"), (["compare", "--with=nosuch", "--", kinds], "--with"),
                    (["compare", "--runs=0", "--", kinds], "--runs"),
