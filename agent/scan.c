@@ -617,13 +617,16 @@ static uintptr_t parse_hex(const char **s)
 	}
 }
 
-/* /proc/self/maps with open/read into mmap'd memory (no stdio: a parked
- * thread may hold a FILE lock). */
+/* The maps with open/read into mmap'd memory (no stdio: a parked thread may
+ * hold a FILE lock). The calling thread's view: once main has called
+ * pthread_exit, /proc/self/maps (the zombie leader's) is empty. */
 static int read_maps(struct scan *c)
 {
 	size_t cap = 1 << 20, len = 0;
 	char *buf = la_map(cap);
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = open("/proc/thread-self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) /* before Linux 3.17 */
+		fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (!buf || fd < 0) {
 		if (fd >= 0)
 			close(fd);

@@ -156,6 +156,14 @@ static void start_reporter(void)
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	named = 0;
 	if (pthread_create(&t, &attr, reporter, NULL) == 0) {
+		/* glibc ends the process (exit(0)) when its count of threads drops
+		 * to zero: after main's pthread_exit, when the last other thread
+		 * ends. The reporter never ends, so it must not count, or such a
+		 * program would never exit. Where the count is not exported, the
+		 * reporter is not started after main's pthread_exit (see there). */
+		int *nthreads = dlsym(RTLD_DEFAULT, "__nptl_nthreads");
+		if (nthreads)
+			__atomic_fetch_sub(nthreads, 1, __ATOMIC_RELAXED);
 		/* named before start-up goes on, as pthread_setname_np had it */
 		while (!__atomic_load_n(&named, __ATOMIC_ACQUIRE))
 			syscall(SYS_futex, &named, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
