@@ -137,6 +137,7 @@ struct la_supp {
 	const char *file;
 	int line;
 	bool lsan;
+	bool builtin;             /* from the built-in default.supp */
 	unsigned kinds;           /* match-leak-kinds as a mask */
 	const char **pat;         /* valgrind: "fun:x", "obj:x", "src:x", "..."; lsan: one pattern */
 	size_t npat;
@@ -147,9 +148,14 @@ struct la_supp {
 /* Loads one file, detecting its format (leak: lines or { } entries).
  * Returns 0 or -1 after la_error. */
 int la_supp_load(const char *path);
+/* The file name the built-in default suppressions are listed under. */
+#define LA_DEFAULT_SUPP "default.supp (built in)"
+/* Loads the built-in default.supp (--default-suppressions=yes). 0 or -1. */
+int la_supp_load_default(void);
 /* Marks the records and growth entries the first matching suppression hides. */
 void la_supp_apply(struct la_leakset *ls);
-/* Suppressions loaded but never used, for the end of the report. */
+/* Suppressions loaded but never used, for the end of the report (built-in
+ * ones are not listed: valgrind never lists unused default suppressions). */
 size_t la_supp_unused(const struct la_supp ***out);
 /* Every suppression loaded, in file order, with its use counts. */
 size_t la_supp_all(const struct la_supp *const **out);

@@ -165,6 +165,8 @@ static void build_rows(int depth)
 				const struct la_process *p = &ls->proc[pi];
 				for (size_t i = 0; i < p->nrec; i++) {
 					const struct la_record *rec = &p->rec[i];
+					if (rec->suppressed_by)
+						continue;
 					char *key = key_of(p, rec, depth);
 					struct row *r = row_for(key);
 					size_t ri = (size_t)(r - rows);
@@ -509,6 +511,8 @@ static void totals(const struct set *s, struct cell *t)
 	for (size_t i = 0; i < ls->nproc; i++)
 		for (size_t k = 0; k < ls->proc[i].nrec; k++) {
 			const struct la_record *r = &ls->proc[i].rec[k];
+			if (r->suppressed_by)
+				continue; /* not compared: see la_compare_main */
 			t->bytes[r->kind] += r->bytes;
 			t->blocks[r->kind] += r->blocks;
 		}
@@ -760,6 +764,8 @@ static const char usage[] =
 	"                            the process it started, and the others' reports of\n"
 	"                            children started by exec are left out\n"
 	"  --num-callers=N           stack frames recorded, 1-256 [32]\n"
+	"  --default-suppressions=yes|no  hide what the built-in default.supp matches\n"
+	"                            in every backend's records, as memcheck does [yes]\n"
 	"  --from-agent-report=FILE, --from-valgrind-xml=FILE, --from-tcmalloc-heap=FILE\n"
 	"                            compare existing files instead of running (repeatable)\n"
 	"\n"
@@ -767,7 +773,7 @@ static const char usage[] =
 	"differ, 2 on error (bad usage, unreadable output, fewer than two backends ran).\n";
 
 enum { O_WITH = 300, O_RUNS, O_DEPTH, O_FORMAT, O_OUTPUT, O_HEAPCHECK, O_TCLIB, O_TRACE,
-       O_CALLERS, O_FAGENT, O_FVG, O_FTC, O_HELP };
+       O_CALLERS, O_FAGENT, O_FVG, O_FTC, O_HELP, O_DEFSUPP };
 
 static const struct option longopts[] = {
 	{ "with", required_argument, NULL, O_WITH },
@@ -782,6 +788,7 @@ static const struct option longopts[] = {
 	{ "from-agent-report", required_argument, NULL, O_FAGENT },
 	{ "from-valgrind-xml", required_argument, NULL, O_FVG },
 	{ "from-tcmalloc-heap", required_argument, NULL, O_FTC },
+	{ "default-suppressions", required_argument, NULL, O_DEFSUPP },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -848,7 +855,7 @@ static void read_file(const struct file_input *f)
 int la_compare_main(int argc, char **argv)
 {
 	struct opts o = { .depth = 4, .runs = 1, .tcmode = LA_TC_NORMAL };
-	bool want_vg = true, want_tc = true;
+	bool want_vg = true, want_tc = true, default_supp = true;
 	struct file_input *files = NULL;
 	size_t nfiles = 0, fcap = 0;
 	int opt;
@@ -906,6 +913,11 @@ int la_compare_main(int argc, char **argv)
 		case O_TRACE:
 			o.trace_children = true;
 			break;
+		case O_DEFSUPP:
+			if (strcmp(a, "yes") && strcmp(a, "no"))
+				return bad_usage("--default-suppressions", "expected yes or no");
+			default_supp = !strcmp(a, "yes");
+			break;
 		case O_FAGENT:
 		case O_FVG:
 		case O_FTC:
@@ -951,6 +963,14 @@ int la_compare_main(int argc, char **argv)
 		return 2;
 	if (prog)
 		scope_sets(&o);
+	/* Compare what each tool reports by default: memcheck leaves out what
+	 * its default suppressions match and what glibc frees at exit for it, so
+	 * the same default suppressions hide records of every set (the other
+	 * sets' records are left out as suppressed ones are in a report). */
+	if (default_supp && la_supp_load_default() == 0)
+		for (int s = 0; s < nsets; s++)
+			for (int k = 0; k < sets[s].nruns; k++)
+				la_supp_apply(&sets[s].ls[k]);
 	int navail = 0;
 	for (int s = 0; s < nsets; s++) {
 		finish_set(&sets[s]);

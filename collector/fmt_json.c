@@ -138,17 +138,20 @@ void la_fmt_json(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 	fputs("],\n \"suppressions\": [", out);
 	const struct la_supp *const *all;
 	size_t ns = la_supp_all(&all);
-	for (size_t i = 0; i < ns; i++) {
+	/* the user's, and the built-in ones that were used (as in text) */
+	for (size_t i = 0, k = 0; i < ns; i++) {
 		const struct la_supp *s = all[i];
-		fputs(i ? ",\n   " : "\n   ", out);
+		if (s->builtin && !s->used)
+			continue;
+		fputs(k++ ? ",\n   " : "\n   ", out);
 		fputs("{\"name\": ", out);
 		la_json_str(out, s->name);
 		fputs(", \"file\": ", out);
 		la_json_str(out, s->file);
-		fprintf(out, ", \"line\": %d, \"format\": \"%s\", \"used\": %" PRIu64
+		fprintf(out, ", \"line\": %d, \"format\": \"%s\", \"default\": %s, \"used\": %" PRIu64
 			     ", \"bytes\": %" PRIu64 ", \"blocks\": %" PRIu64 ", \"growth\": %" PRIu64 "}",
-			s->line, s->lsan ? "lsan" : "valgrind", s->used, s->used_bytes, s->used_blocks,
-			s->used_growth);
+			s->line, s->lsan ? "lsan" : "valgrind", s->builtin ? "true" : "false", s->used,
+			s->used_bytes, s->used_blocks, s->used_growth);
 	}
 	fputs("],\n \"problems\": [", out);
 	for (size_t i = 0; i < la_nproblems; i++) {

@@ -198,17 +198,21 @@ void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 			fputc('\n', out);
 		process(out, &ls->proc[i], o);
 	}
+	/* the suppressions the user gave, and the built-in ones that were used
+	 * (valgrind -v lists default.supp's used entries, never its unused) */
 	const struct la_supp *const *all;
-	size_t n = la_supp_all(&all), unused = 0;
-	if (!n)
+	size_t n = la_supp_all(&all), listed = 0, unused = 0;
+	for (size_t i = 0; i < n; i++) {
+		listed += all[i]->used || !all[i]->builtin;
+		unused += !all[i]->used && !all[i]->builtin;
+	}
+	if (!listed)
 		return;
 	fprintf(out, "\nUsed suppressions:\n");
 	for (size_t i = 0; i < n; i++) {
 		char a[32], b[32];
-		if (!all[i]->used) {
-			unused++;
+		if (!all[i]->used)
 			continue;
-		}
 		fprintf(out, "   %" PRIu64 " %s (%s:%d) suppressed: %s bytes in %s blocks", all[i]->used,
 			all[i]->name, all[i]->file, all[i]->line, la_commas(all[i]->used_bytes, a),
 			la_commas(all[i]->used_blocks, b));
@@ -221,6 +225,6 @@ void la_fmt_text(FILE *out, const struct la_leakset *ls, const struct la_out_opt
 		return;
 	fprintf(out, "Unused suppressions:\n");
 	for (size_t i = 0; i < n; i++)
-		if (!all[i]->used)
+		if (!all[i]->used && !all[i]->builtin)
 			fprintf(out, "   %s (%s:%d)\n", all[i]->name, all[i]->file, all[i]->line);
 }

@@ -29,6 +29,7 @@ struct cli {
 	double wait;                  /* snapshot: seconds; 0 = not given */
 	int num_callers, resolution, error_exitcode; /* -1: not given */
 	bool gen_supp;
+	bool default_supp;            /* --default-suppressions, yes unless told */
 	enum la_format format;
 	const char *output;
 	uint64_t min_bytes;
@@ -40,7 +41,7 @@ struct cli {
 
 enum { O_SHOW = 256, O_ERRKINDS, O_CALLERS, O_SUPP, O_GENSUPP, O_FORMAT, O_OUTPUT, O_MINBYTES,
        O_RES, O_ERREXIT, O_SYSROOT, O_DEBUGDIR, O_HELP, O_VERSION, O_FROM_VG, O_FROM_TC,
-       O_DELTA, O_WAIT };
+       O_DELTA, O_WAIT, O_DEFSUPP };
 
 #define LA_SNAPSHOT_WAIT 60.0 /* seconds: a scan of a big heap on a busy machine */
 
@@ -50,6 +51,7 @@ static const struct option longopts[] = {
 	{ "num-callers", required_argument, NULL, O_CALLERS },
 	{ "suppressions", required_argument, NULL, O_SUPP },
 	{ "gen-suppressions", optional_argument, NULL, O_GENSUPP },
+	{ "default-suppressions", required_argument, NULL, O_DEFSUPP },
 	{ "format", required_argument, NULL, O_FORMAT },
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ "min-bytes", required_argument, NULL, O_MINBYTES },
@@ -96,6 +98,8 @@ static const char usage[] =
 	"                                frames agree; low=2, med=4, high=all [high]\n"
 	"  --min-bytes=N                 hide records (and growth) smaller than N bytes [0]\n"
 	"  --suppressions=FILE           valgrind .supp or LeakSanitizer leak: file (repeatable)\n"
+	"  --default-suppressions=yes|no apply the built-in suppressions of glibc's and\n"
+	"                                ld.so's own lifetime allocations [yes]\n"
 	"  --gen-suppressions[=yes|no]   print a valgrind suppression for each record (and\n"
 	"                                growth entry) shown\n"
 	"  --format=FMT                  text, json, xml (valgrind protocol 4), sarif, folded\n"
@@ -186,6 +190,14 @@ static int parse(struct cli *c, int argc, char **argv, bool permute)
 				c->gen_supp = false;
 			else
 				return bad_usage(typed(argv), "expected yes, all or no");
+			break;
+		case O_DEFSUPP:
+			if (!strcmp(a, "yes"))
+				c->default_supp = true;
+			else if (!strcmp(a, "no"))
+				c->default_supp = false;
+			else
+				return bad_usage(typed(argv), "expected yes or no");
 			break;
 		case O_FORMAT:
 			if (!strcmp(a, "text")) c->format = LA_FMT_TEXT;
@@ -434,7 +446,7 @@ static int cmd_diff(struct cli *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli c = { .num_callers = 0, .resolution = 0, .error_exitcode = -1,
-			 .format = LA_FMT_TEXT };
+			 .format = LA_FMT_TEXT, .default_supp = true };
 	la_kind_parse_list("definite,possible,unclassified", &c.show_kinds);
 	c.error_kinds = c.show_kinds;
 	if (argc < 2) {
@@ -452,6 +464,10 @@ int main(int argc, char **argv)
 	int rc = parse(&c, argc, argv, report || snapshot || diff);
 	if (rc)
 		return rc;
+	/* first, as valgrind puts default.supp before the user's files: the
+	 * first entry that matches a record is the one counted as used */
+	if (c.default_supp)
+		la_supp_load_default();
 	for (size_t i = 0; i < c.nsupp; i++)
 		la_supp_load(c.supp[i]);
 	if (la_bad_input)

@@ -2,7 +2,8 @@
  * valgrind .supp entries (Memcheck:Leak, fun:/obj:/src: frames with * and ?
  * globs, "..." for any frames, match-leak-kinds) and LeakSanitizer leak:
  * lines (substring match with *, ^ and $ anchors, against each frame's module,
- * function and file). Records and a delta report's growth entries are
+ * function and file), and the built-in default.supp (glibc's and ld.so's own
+ * lifetime allocations, which memcheck frees at exit). Records and a delta report's growth entries are
  * matched alike. Also writes valgrind-format entries (--gen-suppressions).
  */
 #define _GNU_SOURCE
@@ -93,6 +94,8 @@ static int kinds_of(const char *list, unsigned *mask)
 	return rc;
 }
 
+static int load(FILE *fp, const char *path, bool builtin);
+
 int la_supp_load(const char *path)
 {
 	FILE *fp = fopen(path, "re");
@@ -100,6 +103,25 @@ int la_supp_load(const char *path)
 		la_error(path, NULL, "cannot read the suppressions: %s", strerror(errno));
 		return -1;
 	}
+	return load(fp, path, false);
+}
+
+/* default.supp, embedded by meson (embed.py) */
+extern const char la_default_supp[];
+
+int la_supp_load_default(void)
+{
+	FILE *fp = fmemopen((void *)la_default_supp, strlen(la_default_supp), "r");
+	if (!fp) {
+		la_error(LA_DEFAULT_SUPP, NULL, "cannot read the suppressions: %s", strerror(errno));
+		return -1;
+	}
+	return load(fp, LA_DEFAULT_SUPP, true);
+}
+
+static int load(FILE *fp, const char *path, bool builtin)
+{
+	size_t first = nsupps;
 	char *buf = NULL, *why = NULL;
 	size_t cap = 0, patcap = 0;
 	int lineno = 0, state = 0; /* 0 outside, 1 name, 2 kind, 3 frames */
@@ -165,6 +187,8 @@ int la_supp_load(const char *path)
 		why = la_xasprintf("line %d: entry not closed by '}'", lineno);
 	free(buf);
 	fclose(fp);
+	for (size_t i = first; i < nsupps; i++)
+		supps[i]->builtin = builtin;
 	if (why) {
 		la_error(path, NULL, "%s", why);
 		free(why);
@@ -298,7 +322,7 @@ size_t la_supp_unused(const struct la_supp ***out)
 	size_t n = 0;
 	un = la_xrealloc(un, (nsupps + 1) * sizeof(*un));
 	for (size_t i = 0; i < nsupps; i++)
-		if (!supps[i]->used)
+		if (!supps[i]->used && !supps[i]->builtin)
 			un[n++] = supps[i];
 	*out = un;
 	return n;
