@@ -201,6 +201,7 @@ void la_run_cleanup(struct la_run_result *r);
 struct la_target {
 	long pid;
 	char *what;          /* "pid N (comm)", for messages */
+	char *dir;           /* /proc/PID/ or, once main has exited, a live thread's */
 	char *exe_base;      /* basename of its executable; NULL when unreadable */
 	bool agent_lib;      /* libleakagent.so is mapped */
 	bool beacon, bad_beacon; /* the agent's beacon was found / is malformed */

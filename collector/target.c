@@ -5,6 +5,7 @@
  * whether it catches a signal, whether it is stopped. Only reads /proc.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -19,6 +20,42 @@
 static char *proc_path(long pid, const char *what)
 {
 	return la_xasprintf("/proc/%ld/%s", pid, what);
+}
+
+static char *status_field(const char *dir, const char *key);
+
+/* The /proc directory that describes pid: /proc/PID, unless its main thread
+ * has called pthread_exit while others run on. That leaves the leader a
+ * zombie whose maps and exe are empty and whose state is Z; a live thread's
+ * directory (/proc/PID/task/TID) tells the truth. */
+static char *live_dir(long pid)
+{
+	char *dir = proc_path(pid, ""), *state = status_field(dir, "State:");
+	bool zombie = state && (state[0] == 'Z' || state[0] == 'X');
+	free(state);
+	if (!zombie)
+		return dir;
+	char *tasks = proc_path(pid, "task");
+	DIR *d = opendir(tasks);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char *t = la_xasprintf("%s/%s/", tasks, e->d_name);
+		state = status_field(t, "State:");
+		bool live = state && state[0] != 'Z' && state[0] != 'X';
+		free(state);
+		if (live) {
+			free(dir);
+			dir = t;
+			break;
+		}
+		free(t);
+	}
+	if (d)
+		closedir(d);
+	free(tasks);
+	return dir;
 }
 
 /* The kernel shows a newline in a mapped file's name as \012. */
@@ -104,10 +141,11 @@ static char *user_name(uid_t uid)
 		  : la_xasprintf("uid %u", (unsigned)uid);
 }
 
-/* A field of /proc/PID/status ("SigCgt:", "State:"), or NULL. */
-static char *status_field(long pid, const char *key)
+/* A field of the status file in a /proc directory ("SigCgt:", "State:"),
+ * or NULL. */
+static char *status_field(const char *dir, const char *key)
 {
-	char *path = proc_path(pid, "status"), *line = NULL, *val = NULL;
+	char *path = la_xasprintf("%sstatus", dir), *line = NULL, *val = NULL;
 	size_t cap = 0, kl = strlen(key);
 	FILE *f = fopen(path, "re");
 	free(path);
@@ -140,6 +178,7 @@ int la_target_open(long pid, struct la_target *t)
 		return -1;
 	}
 	free(dir);
+	t->dir = live_dir(pid);
 	p = proc_path(pid, "comm");
 	FILE *f = fopen(p, "re");
 	free(p);
@@ -152,7 +191,7 @@ int la_target_open(long pid, struct la_target *t)
 		free(t->what);
 		t->what = la_xasprintf("pid %ld (%s)", pid, comm);
 	}
-	char *state = status_field(pid, "State:");
+	char *state = status_field(t->dir, "State:");
 	if (state && (state[0] == 'Z' || state[0] == 'X')) {
 		la_error(t->what, NULL, "the process has exited (a zombie, not yet reaped by its "
 			 "parent)");
@@ -170,7 +209,7 @@ int la_target_open(long pid, struct la_target *t)
 		free(hint);
 		return -1;
 	}
-	p = proc_path(pid, "maps");
+	p = la_xasprintf("%smaps", t->dir);
 	f = fopen(p, "re");
 	free(p);
 	if (!f) {
@@ -180,7 +219,7 @@ int la_target_open(long pid, struct la_target *t)
 	read_maps(f, t);
 	fclose(f);
 	char exe[4096];
-	p = proc_path(pid, "exe");
+	p = la_xasprintf("%sexe", t->dir);
 	ssize_t n = readlink(p, exe, sizeof(exe) - 1);
 	free(p);
 	if (n > 0) {
@@ -195,7 +234,7 @@ int la_target_open(long pid, struct la_target *t)
 
 bool la_target_catches(const struct la_target *t, int sig)
 {
-	char *m = status_field(t->pid, "SigCgt:");
+	char *m = status_field(t->dir, "SigCgt:");
 	if (!m)
 		return false;
 	unsigned long long mask = strtoull(m, NULL, 16);
@@ -206,7 +245,9 @@ bool la_target_catches(const struct la_target *t, int sig)
 /* 1 stopped (SIGSTOP, a debugger), 0 running, -1 gone */
 int la_target_state(const struct la_target *t)
 {
-	char *s = status_field(t->pid, "State:");
+	/* the process as a whole: the thread t->dir names may have ended */
+	char *dir = live_dir(t->pid), *s = status_field(dir, "State:");
+	free(dir);
 	if (!s)
 		return -1;
 	int r = s[0] == 'Z' || s[0] == 'X' ? -1 : s[0] == 'T' || s[0] == 't';

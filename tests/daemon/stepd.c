@@ -11,7 +11,10 @@
  *   quit          exit(0)
  * Every other command answers "ok"; a bad one answers "bad". Between
  * commands it sits in read(): nothing is allocated while a snapshot runs.
+ * With the argument --main-exits, a second thread serves the commands and
+ * the main thread calls pthread_exit, leaving a zombie leader in /proc.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,12 +72,12 @@ __attribute__((noinline)) static void scrub(void)
 	memset((char *)pad, 0, sizeof(pad));
 }
 
-int main(void)
+static void *serve(void *arg)
 {
 	char line[256], cmd[32];
 	int n;
 	size_t size;
-	setvbuf(stdout, NULL, _IONBF, 0);
+	(void)arg;
 	printf("ready\n");
 	while (fgets(line, sizeof(line), stdin)) {
 		int k = sscanf(line, "%31s %d %zu", cmd, &n, &size);
@@ -100,5 +103,17 @@ int main(void)
 		scrub();
 		printf("%s\n", answer);
 	}
-	return 0;
+	exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "--main-exits")) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, serve, NULL) != 0)
+			return 2;
+		pthread_exit(NULL);
+	}
+	serve(NULL);
 }

@@ -17,7 +17,7 @@ from ladaemon import Daemon, check, done, json_report, prog, run, schema_valid, 
 KEEP, LOST = "cache_keep", "leak_lost"
 A = ("reachable", KEEP, "keep_from_a")
 B = ("reachable", KEEP, "keep_from_b")
-L = ("definite", LOST, "main")
+L = ("definite", LOST, "serve")
 
 d = Daemon([prog("stepd")])
 rc, _, err = run(["snapshot", "--delta", str(d.pid)])  # 1: the mark
@@ -111,7 +111,7 @@ check((s.get("used"), s.get("growth"), s.get("bytes"), s.get("blocks")) == (2, 1
       f"cache-b used twice: its record (300/3) and its growth entry: {s}")
 err = text([f"--suppressions={SUPP_B}", raw[2]])
 check(head(1, 2, 200, 2, "still reachable", "keep_from_a").search(err)
-      and head(2, 2, 50, 1, "definitely lost", "main").search(err)
+      and head(2, 2, 50, 1, "definitely lost", "serve").search(err)
       and "keep_from_b" not in err and re.search(r"==    1 growth entry suppressed\n", err),
       "text: two growth records left, one entry suppressed", err)
 check(re.search(r"^   2 cache-b \(.*b\.supp:2\) suppressed: 300 bytes in 3 blocks and 1 growth entry$", err, re.M),
@@ -211,7 +211,7 @@ def ours(lines, prefix):
     return out
 
 
-GA, GB, GL = ("keep_from_a", KEEP), ("keep_from_b", KEEP), ("main", LOST)
+GA, GB, GL = ("keep_from_a", KEEP), ("keep_from_b", KEEP), ("serve", LOST)
 lines, order = folded(["--show-leak-kinds=all", raw[2]])
 check(ours(lines, "[growth];_start;") == {GB: 300, GA: 200, GL: 50},
       f"#2: a [growth] line per stack, root first: {ours(lines, '[growth];')}", "\n".join(order))

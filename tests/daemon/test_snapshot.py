@@ -6,6 +6,7 @@ function), the growth section, the reports left in the agent's directory,
 and the daemon serving throughout and exiting with a complete report."""
 import os
 import re
+import time
 
 from ladaemon import Daemon, check, done, json_report, own, prog, run, schema_valid
 
@@ -104,4 +105,19 @@ rc, doc, err = json_report(["diff", f(4), f(1)])
 check(rc == 0 and "leakagent: warning: diff: " in err and "is older than" in err,
       "reversed order: a warning", err)
 check(own(doc["processes"][0]["records"], FNS) == {} if doc else False, "reversed: nothing grew")
+
+# a daemon whose main thread called pthread_exit: /proc/PID (the zombie
+# leader) has no maps and says Z; snapshot goes by a live thread's files
+z = Daemon([prog("stepd"), "--main-exits"])
+check(z.cmd("leak 2 100") == "ok" and z.cmd("keep 1 200") == "ok", "stepd --main-exits allocates")
+for _ in range(200):  # main calls pthread_exit right after starting the server thread
+    if "State:\tZ" in open(f"/proc/{z.pid}/status").read():
+        break
+    time.sleep(0.01)
+check("State:\tZ" in open(f"/proc/{z.pid}/status").read(), "its leader is a zombie")
+rc, doc, err = json_report(["snapshot", str(z.pid)] + ALL)
+p = doc["processes"][0] if doc else {}
+check(rc == 0 and p.get("pid") == z.pid and own(p.get("records", []), FNS) ==
+      {LOST: (200, 2), KEPT: (200, 1)}, f"snapshot of a zombie-led daemon (rc {rc})", err)
+check(z.cmd("quit") == "" and z.p.wait(timeout=60) == 0, "it exits 0 when its last thread does")
 done()
