@@ -24,6 +24,7 @@ LA_TLS int la_pending_fatal;
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static void (*real__exit)(int) __attribute__((noreturn));
+static int *nptl_nthreads; /* glibc's count of threads (GLIBC_PRIVATE), or NULL */
 
 enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
 static unsigned char mode[NSIG];
@@ -160,10 +161,9 @@ static void start_reporter(void)
 		 * to zero: after main's pthread_exit, when the last other thread
 		 * ends. The reporter never ends, so it must not count, or such a
 		 * program would never exit. Where the count is not exported, the
-		 * reporter is not started after main's pthread_exit (see there). */
-		int *nthreads = dlsym(RTLD_DEFAULT, "__nptl_nthreads");
-		if (nthreads)
-			__atomic_fetch_sub(nthreads, 1, __ATOMIC_RELAXED);
+		 * program still never ends after main's pthread_exit. */
+		if (nptl_nthreads)
+			__atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_RELAXED);
 		/* named before start-up goes on, as pthread_setname_np had it */
 		while (!__atomic_load_n(&named, __ATOMIC_ACQUIRE))
 			syscall(SYS_futex, &named, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
@@ -184,6 +184,7 @@ void la_trigger_init(void)
 	static const int fatal[] = { SIGTERM, SIGINT, SIGABRT };
 	real_sigaction = dlsym(RTLD_NEXT, "sigaction");
 	real__exit = dlsym(RTLD_NEXT, "_exit");
+	nptl_nthreads = dlsym(RTLD_DEFAULT, "__nptl_nthreads");
 	la_pid = getpid();
 	if (!real_sigaction)
 		return;
