@@ -111,12 +111,18 @@ static inline int full(size_t count, size_t cap)
 	return count * 10 > cap * 7;
 }
 
-static void place(struct slot *slots, size_t cap, const struct slot *s)
+/* Puts the members of src[0, n) (empty slots skipped) into the empty array
+ * slots of cap slots. */
+static void place_all(struct slot *slots, size_t cap, const struct slot *src, size_t n)
 {
-	size_t i = home((uintptr_t)(s->key & ADDR_MASK), cap);
-	while (slots[i].key)
-		i = next(i, cap);
-	slots[i] = *s;
+	for (size_t k = 0; k < n; k++) {
+		if (!src[k].key)
+			continue;
+		size_t i = home((uintptr_t)(src[k].key & ADDR_MASK), cap);
+		while (slots[i].key)
+			i = next(i, cap);
+		slots[i] = src[k];
+	}
 }
 
 /* Growth of a big shard: the members go to a scratch array, the shard's own
@@ -151,8 +157,7 @@ static struct slot *regrow_locked(struct shard *sh, size_t cap)
 	ns = la_remap(sh->slots, bytes, cap * sizeof(*ns));
 	if (ns) {
 		memset(ns, 0, bytes); /* the added part comes zeroed */
-		for (size_t i = 0; i < n; i++)
-			place(ns, cap, &scratch[i]);
+		place_all(ns, cap, scratch, n);
 	}
 out:
 	la_unlock(&scratch_lock);
@@ -168,9 +173,7 @@ static int grow_locked(struct shard *sh)
 	} else {
 		ns = la_map(cap * sizeof(*ns));
 		if (ns) {
-			for (size_t i = 0; i < sh->cap; i++)
-				if (sh->slots[i].key)
-					place(ns, cap, &sh->slots[i]);
+			place_all(ns, cap, sh->slots, sh->cap);
 			la_unmap(sh->slots, sh->cap * sizeof(*ns));
 		}
 	}
