@@ -125,14 +125,15 @@ static void place_all(struct slot *slots, size_t cap, const struct slot *src, si
 	}
 }
 
-/* Growth of a big shard: the members go to a scratch array, the shard's own
+/* Growth in a big table: the shard's members go to a scratch array, its own
  * array is extended with mremap and refilled. Only the added part is new
  * memory, so a shard grown to N slots has faulted in about N slots' pages,
  * not the ~3N of every array it outgrew (on a 5M-block heap, two thirds of
- * the agent's page faults). One scratch serves all shards: growths are rare
- * and brief. It stays mapped, so small shards, where a few page faults cost
- * nothing, grow into a new array instead and keep small programs small. */
-#define REGROW_MIN 8192 /* slots (128 KiB): smaller shards take a new array */
+ * the agent's page faults; on python3, 36k of its 56k). One scratch serves
+ * all shards: growths are rare and brief. It stays mapped, at most one
+ * shard's size, so a small table, where a few page faults cost nothing,
+ * grows into new arrays instead and keeps small programs small. */
+#define REGROW_MIN ((size_t)4 << 20 >> 4) /* slots of the whole table (4 MiB) */
 static la_lock_t scratch_lock;
 static struct slot *scratch;
 static size_t scratch_cap;
@@ -168,7 +169,7 @@ static int grow_locked(struct shard *sh)
 {
 	size_t cap = sh->cap ? (sh->cap + sh->cap / 2 + INIT_CAP - 1) / INIT_CAP * INIT_CAP : INIT_CAP;
 	struct slot *ns;
-	if (sh->cap >= REGROW_MIN) {
+	if (sh->cap && la_table_bytes() / sizeof(struct slot) >= REGROW_MIN) {
 		ns = regrow_locked(sh, cap);
 	} else {
 		ns = la_map(cap * sizeof(*ns));
