@@ -249,22 +249,54 @@ static int list_tasks(pid_t *out, int max)
 	return n;
 }
 
+/* Reads /proc/self/task/TID/NAME into buf, NUL-terminated; returns its
+ * length or -1. */
+static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t size)
+{
+	char path[64] = "/proc/self/task/";
+	size_t k = strlen(path);
+	k += la_fmt_dec(path + k, (uint64_t)tid);
+	path[k++] = '/';
+	la_strlcpy(path + k, name, sizeof(path) - k);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+/* 1 when the thread blocks sig (its status's SigBlk mask): it cannot park
+ * until it unblocks it, and programs whose worker threads block every
+ * signal (xz, sigwait loops) would hold each report for the whole
+ * stop_timeout_ms. Such a thread is scanned unparked at once. */
+static int blocks_signal(pid_t tid, int sig)
+{
+	char buf[2048];
+	if (read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
+		return 0;
+	const char *p = strstr(buf, "\nSigBlk:");
+	if (!p)
+		return 0;
+	p += 9;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	uint64_t mask = 0;
+	for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+		mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
 /* Stack pointer of a thread that did not park, from /proc/.../syscall:
  * "nr args... sp pc" while it sleeps in a syscall, "running" otherwise. */
 static uintptr_t blocked_sp(pid_t tid)
 {
-	char path[64] = "/proc/self/task/", line[256];
-	size_t k = strlen(path);
-	k += la_fmt_dec(path + k, (uint64_t)tid);
-	la_strlcpy(path + k, "/syscall", sizeof(path) - k);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char line[256];
+	if (read_task_file(tid, "syscall", line, sizeof(line)) <= 0)
 		return 0;
-	ssize_t n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	line[n] = 0;
 	/* the second-to-last field */
 	char *f[16];
 	int nf = 0;
@@ -372,8 +404,14 @@ void la_world_stop(struct la_world *w)
 			si.si_value.sival_ptr = (void *)((uintptr_t)(unsigned)epoch << 32 | w->n);
 			w->n++;
 			if (!can_signal ||
-			    syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0)
+			    syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0) {
 				t->state = errno == ESRCH ? 0 : LA_T_UNPARKED; /* 0: it exited */
+			} else if (blocks_signal(t->tid, sig)) {
+				/* its handler may yet run, if it unblocks: it parks */
+				int sent = LA_T_SENT;
+				__atomic_compare_exchange_n(&t->state, &sent, LA_T_UNPARKED, 0,
+							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+			}
 		}
 		if (!fresh && round > 0)
 			break;
