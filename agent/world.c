@@ -269,13 +269,23 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t siz
 	return n;
 }
 
-/* 1 when the thread blocks sig (its status's SigBlk mask): it cannot park
- * until it unblocks it, and programs whose worker threads block every
- * signal (xz, sigwait loops) would hold each report for the whole
- * stop_timeout_ms. Such a thread is scanned unparked at once. */
-static int blocks_signal(pid_t tid, int sig)
+/* 1 when the thread cannot take sig now: it blocks it (its status's SigBlk
+ * mask), or it sleeps in sigwait/sigtimedwait, whose set the kernel unblocks
+ * for the wait and which would return our signal to the program as its
+ * next one. Such a thread is not sent the signal and is scanned unparked at
+ * once: programs whose workers block every signal (xz) would otherwise hold
+ * each report for the whole stop_timeout_ms. */
+static int cannot_park(pid_t tid, int sig)
 {
 	char buf[2048];
+	if (read_task_file(tid, "syscall", buf, sizeof(buf)) > 0) {
+		long nr = 0;
+		const char *p = buf;
+		for (; *p >= '0' && *p <= '9'; p++)
+			nr = nr * 10 + (*p - '0');
+		if (p > buf && *p == ' ' && nr == SYS_rt_sigtimedwait)
+			return 1;
+	}
 	if (read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
 		return 0;
 	const char *p = strstr(buf, "\nSigBlk:");
@@ -403,15 +413,10 @@ void la_world_stop(struct la_world *w)
 			si.si_uid = getuid();
 			si.si_value.sival_ptr = (void *)((uintptr_t)(unsigned)epoch << 32 | w->n);
 			w->n++;
-			if (!can_signal ||
-			    syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0) {
+			if (!can_signal || cannot_park(t->tid, sig))
+				t->state = LA_T_UNPARKED; /* never sent */
+			else if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0)
 				t->state = errno == ESRCH ? 0 : LA_T_UNPARKED; /* 0: it exited */
-			} else if (blocks_signal(t->tid, sig)) {
-				/* its handler may yet run, if it unblocks: it parks */
-				int sent = LA_T_SENT;
-				__atomic_compare_exchange_n(&t->state, &sent, LA_T_UNPARKED, 0,
-							    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-			}
 		}
 		if (!fresh && round > 0)
 			break;
