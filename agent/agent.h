@@ -57,8 +57,9 @@
 	  "signal that writes a delta snapshot: blocks allocated since the previous "     \
 	  "delta that are still outstanding (default SIGUSR2; 0: none)")                  \
 	X(report_on_signal, BOOL, 1,                                                      \
-	  "write the exit report before SIGTERM, SIGINT or SIGABRT kills the program "    \
-	  "by their default action")                                                      \
+	  "write the exit report before a signal kills the program by its default "      \
+	  "action (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, "  \
+	  "SIGILL, SIGPIPE, SIGALRM, SIGXCPU, SIGXFSZ)")                                  \
 	X(report_on__exit, BOOL, 1, "write the exit report when the program calls _exit") \
 	X(help, BOOL, 0, "print this table on stderr at start")
 

@@ -2,8 +2,9 @@
  * as it dies. Snapshot signals only wake the reporter thread (a futex word,
  * no descriptor a daemon could close); the thread, started with signals
  * blocked, writes the reports one at a time, coalescing requests that arrive
- * meanwhile. A default-action SIGTERM, SIGINT or SIGABRT and a call to _exit
- * write the exit report first, then let the program die as it would have.
+ * meanwhile. A signal that kills the program by its default action (SIGTERM,
+ * SIGINT, SIGABRT, SIGSEGV, SIGPIPE...) and a call to _exit write the exit
+ * report first, then let the program die as it would have.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -86,12 +87,34 @@ static void die(int sig)
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
 
+/* A fault the kernel raised at an instruction (a bad address, a division by
+ * zero, an illegal instruction): returning runs the instruction again. */
+static int is_fault(int sig, const siginfo_t *si)
+{
+	return si && si->si_code > 0 &&
+	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL);
+}
+
 /* Inside the agent this thread may hold one of its locks, which the report
- * needs: finish the agent's work first (la_unguard calls la_fatal_resume). */
+ * needs: finish the agent's work first (la_unguard calls la_fatal_resume).
+ * A fault is different: the report is written (unless the fault is the
+ * agent's own, which may hold its locks), the default action restored, and
+ * the handler returns, so the instruction faults again and the program dies
+ * of it with its own registers in the core, as without the agent. */
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	(void)si;
 	(void)uc;
+	if (is_fault(sig, si)) {
+		int saved = errno;
+		if (!la_guard)
+			la_exit_report();
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		real_sigaction(sig, &dfl, NULL);
+		errno = saved;
+		return;
+	}
 	if (la_guard) {
 		la_pending_fatal = sig;
 		return;
@@ -181,7 +204,12 @@ static int snapshots_on(void)
 
 void la_trigger_init(void)
 {
-	static const int fatal[] = { SIGTERM, SIGINT, SIGABRT };
+	/* the signals whose default action ends the program, but SIGTRAP and
+	 * SIGSYS (debuggers', seccomp's), the profiling timers and the
+	 * snapshot signals */
+	static const int fatal[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGILL,  SIGABRT, SIGBUS,
+				     SIGFPE,  SIGSEGV, SIGPIPE, SIGALRM, SIGTERM, SIGXCPU,
+				     SIGXFSZ };
 	real_sigaction = dlsym(RTLD_NEXT, "sigaction");
 	real__exit = dlsym(RTLD_NEXT, "_exit");
 	nptl_nthreads = dlsym(RTLD_DEFAULT, "__nptl_nthreads");

@@ -322,5 +322,8 @@ if __name__ == '__main__':
      'term': lambda: scenario_death('term', -15),
      'exit5': lambda: scenario_death('exit5', 5),
      'abort': lambda: scenario_death('abort', -6),
+     'segv': lambda: scenario_death('segv', -11),
+     'fpe': lambda: scenario_death('fpe', -8),
+     'pipe': lambda: scenario_death('pipe', -13),
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

@@ -8,6 +8,10 @@
  *   term           SIGTERM with the default action: report, then death by it
  *   exit5          _exit(5): report, status 5
  *   abort          abort(): report, death by SIGABRT
+ *   segv           a null pointer read: report, death by SIGSEGV at the
+ *                  same instruction
+ *   fpe            an integer division by zero: report, death by SIGFPE
+ *   pipe           a write to a pipe nobody reads: report, death by SIGPIPE
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
  *                  deadlock, every report complete (checked by the caller) */
 #include <dirent.h>
@@ -16,10 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 static void *volatile sink[4];
+static int *volatile null_ptr;
+static volatile int zero;
+
+__attribute__((noinline)) static int divide(int a, int b) { return a / b; }
 static volatile sig_atomic_t handled;
 static volatile int stop;
 
@@ -97,6 +106,21 @@ int main(int argc, char **argv)
 		_exit(5);
 	if (strcmp(mode, "abort") == 0)
 		abort();
+	if (strcmp(mode, "segv") == 0 || strcmp(mode, "fpe") == 0) {
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (mode[0] == 's')
+			return *null_ptr;
+		return divide(1, zero);
+	}
+	if (strcmp(mode, "pipe") == 0) {
+		int fd[2];
+		if (pipe(fd) != 0)
+			return 15;
+		close(fd[0]);
+		write(fd[1], "x", 1);
+		return 16;
+	}
 	if (strcmp(mode, "burst") == 0) {
 		pthread_t t[4];
 		for (int i = 0; i < 4; i++)
