@@ -105,6 +105,7 @@ static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
  * hook's, then the program's. The agent's frames at the top (the hook;
  * realloc(NULL) calling malloc) are dropped by address range. */
 int unw_backtrace(void **buffer, int size); /* libunwind, no header needed */
+void la_unwind_begin(void); /* before each libunwind walk (see read_word) */
 extern uintptr_t la_self_text_lo;            /* the agent's own text */
 extern uintptr_t la_self_text_hi;
 #define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */

@@ -738,9 +738,16 @@ static void cache_after_fork(void)
  * read_word instead, which checks an address with no descriptor, and the
  * pipe, never used again, is closed: the program's descriptors are its own. */
 
-/* Pages known readable, per thread: a walk reads a few stack pages. */
+/* Pages known readable in this thread's current walk (a walk reads a few
+ * stack pages); forgotten when the next walk starts, since a page may be
+ * unmapped between walks. */
 static LA_TLS uintptr_t ok_page[4];
 static LA_TLS unsigned ok_next;
+
+void la_unwind_begin(void)
+{
+	memset(ok_page, 0, sizeof(ok_page));
+}
 
 static int readable(uintptr_t a)
 {
@@ -847,6 +854,7 @@ void la_capture_init(void)
 int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 {
 	la_capture_tag = NULL;
+	la_unwind_begin();
 	for (int slack = 16;; slack *= 2) {
 		uintptr_t buf[max + slack];
 		int n = unw_backtrace((void **)buf, max + slack);

@@ -159,6 +159,7 @@ static __attribute__((noinline)) void from_exit_entry(struct la_thread *t)
 	uintptr_t agent_exit = (uintptr_t)la_agent__exit;
 	unw_context_t uc;
 	unw_cursor_t cur;
+	la_unwind_begin();
 	if (t->nregs + 6 > LA_NREGS || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
 		return;
 	for (int depth = 0; depth < 64; depth++) {
