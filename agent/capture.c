@@ -812,8 +812,16 @@ static int list_fds(int *out, int max)
 	return n;
 }
 
+/* libunwind's pipe end: non-blocking and close-on-exec, as it opens them. */
+static int unwind_pipe_end(int fd, const struct stat *st)
+{
+	return S_ISFIFO(st->st_mode) && (fcntl(fd, F_GETFL) & O_NONBLOCK) &&
+	       (fcntl(fd, F_GETFD) & FD_CLOEXEC);
+}
+
 /* Starts libunwind (which opens its pipe), swaps in read_word and closes
- * the pipe: the two new descriptors, when both are pipes. */
+ * the pipe: the two new descriptors, when they are the two ends of one
+ * pipe opened as libunwind opens it. */
 static void unwind_start(void)
 {
 	int before[64], after[66], fresh[2], nfresh = 0;
@@ -832,7 +840,7 @@ static void unwind_start(void)
 	}
 	struct stat a, b;
 	if (acc && nfresh == 2 && fstat(fresh[0], &a) == 0 && fstat(fresh[1], &b) == 0 &&
-	    S_ISFIFO(a.st_mode) && S_ISFIFO(b.st_mode) && a.st_ino == b.st_ino) {
+	    a.st_ino == b.st_ino && unwind_pipe_end(fresh[0], &a) && unwind_pipe_end(fresh[1], &b)) {
 		close(fresh[0]);
 		close(fresh[1]);
 	}

@@ -1,14 +1,15 @@
-/* Claim: the agent holds no descriptor of the program's, and libunwind never
- * touches one. The program closes every descriptor, opens its input and
- * output (which get 3 and 4, libunwind's validation pipe before), then
- * allocates from frames without unwind information (fds_nocfi_lib.c is
- * built without .eh_frame), which libunwind steps by frame pointer while
- * checking each address is readable: its pipe check read 4 bytes of the
- * input away and wrote 4 stack bytes into the output. The input must be
- * copied whole and the leaked block's stack must run through both
- * no-CFI frames to main. */
+/* Claim: the agent holds no descriptor of the program's (its first free
+ * one is 3, as without the agent), and libunwind never touches one. The
+ * program closes every descriptor, opens its input and output (which get 3
+ * and 4, where libunwind's validation pipe was), then allocates from frames
+ * without unwind information (fds_nocfi_lib.c is built without .eh_frame),
+ * which libunwind steps by frame pointer while checking each address is
+ * readable: its pipe check read 4 bytes of the input away and wrote 4 stack
+ * bytes into the output. The input must be copied whole and the leaked
+ * block's stack must run through both no-CFI frames to main. */
 // EXPECT: record D m 40 1 nocfi_alloc
 // EXPECT: stack nocfi_alloc nocfi_outer main
+// EXPECT: stdout first free descriptor 3
 // EXPECT: stdout in=3 out=4 copied 18 bytes intact
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,8 @@ int main(void)
 	FILE *f = fopen(path, "w");
 	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
 		return 2;
+	int probe = dup(0); /* the lowest free descriptor: 3, as without the agent */
+	printf("first free descriptor %d\n", probe);
 	fflush(stdout);
 	for (int fd = 3; fd < 1024; fd++)
 		close(fd);
