@@ -403,6 +403,7 @@ void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
 void la_trigger_init(void);
 void la_trigger_after_fork(void);
 void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
+extern volatile int la_fatal_signal; /* the signal the process is dying of, or 0 */
 void la_fatal_resume(void);     /* a fatal signal came while inside the agent */
 extern pid_t la_pid;            /* this process; not getpid() in a vfork child */
 extern pid_t la_reporter_tid;   /* the snapshot thread, 0 if none */

@@ -211,6 +211,11 @@ static void write_header(struct la_writer *w, const char *trigger, unsigned seq)
 	la_writer_hex(w, (uint64_t)ts.tv_sec);
 	la_writer_hex(w, (uint64_t)ts.tv_nsec);
 	la_writer_eol(w);
+	if (la_fatal_signal && strcmp(trigger, "exit") == 0) {
+		la_writer_tag(w, 'k');
+		la_writer_hex(w, (uint64_t)la_fatal_signal);
+		la_writer_eol(w);
+	}
 	la_writer_str(w, "o depth");
 	la_writer_hex(w, (uint64_t)la_opt.depth);
 	la_writer_eol(w);

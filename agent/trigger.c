@@ -22,6 +22,7 @@
 pid_t la_pid;
 pid_t la_reporter_tid;
 LA_TLS int la_pending_fatal;
+volatile int la_fatal_signal;
 
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static void (*real__exit)(int) __attribute__((noreturn));
@@ -75,6 +76,7 @@ void la_exit_report(void)
 
 static void die(int sig)
 {
+	la_fatal_signal = sig;
 	la_exit_report();
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof(dfl));
@@ -106,6 +108,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (is_fault(sig, si)) {
 		int saved = errno;
+		la_fatal_signal = sig;
 		if (!la_guard)
 			la_exit_report();
 		struct sigaction dfl;

@@ -89,6 +89,7 @@ struct la_raw {
 	char **argv;
 	size_t argc, argcap;
 	char *trigger;
+	int fatal_signal;     /* k line: the signal the process died of, or 0 */
 	unsigned seq;
 	uint64_t sec, nsec;
 	struct la_raw_module *mod;

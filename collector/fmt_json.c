@@ -68,6 +68,10 @@ static void process(FILE *out, const struct la_process *p)
 	}
 	fputs("], \"trigger\": ", out);
 	la_json_str(out, p->trigger);
+	if (p->fatal_signal)
+		fprintf(out, ", \"fatal_signal\": %d", p->fatal_signal);
+	else
+		fputs(", \"fatal_signal\": null", out);
 	fprintf(out, ", \"seq\": %u, \"time\": %" PRIu64 ".%09" PRIu64 ", \"source\": ", p->seq,
 		p->sec, p->nsec);
 	la_json_str(out, p->source);

@@ -3,8 +3,10 @@
  * the reachability scan was, then bad frees with both stacks. Every line of
  * a process is prefixed with ==pid== so children's reports stay apart.
  */
+#define _GNU_SOURCE /* sigabbrev_np */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "collector.h"
 
@@ -154,6 +156,11 @@ static void process(FILE *out, const struct la_process *p, const struct la_out_o
 		fprintf(out, " %s", p->argv[i]);
 	fprintf(out, "\n==%ld== Report: %s #%u of pid %ld (parent %ld)\n", pid,
 		p->trigger ? p->trigger : "?", p->seq, pid, p->ppid);
+	if (p->fatal_signal) {
+		const char *name = sigabbrev_np(p->fatal_signal);
+		fprintf(out, "==%ld== Process terminating with default action of signal %d (SIG%s)\n",
+			pid, p->fatal_signal, name ? name : "?");
+	}
 	char buf[32];
 	if (p->delta)
 		fprintf(out, "==%ld== Delta: the records are blocks allocated since %s that are "

@@ -110,6 +110,7 @@ void la_fromraw(const struct la_raw *raw, struct la_process *p, int num_callers)
 	p->argv = (const char **)raw->argv;
 	p->argc = raw->argc;
 	p->trigger = raw->trigger;
+	p->fatal_signal = raw->fatal_signal;
 	p->seq = raw->seq;
 	p->sec = raw->sec;
 	p->nsec = raw->nsec;

@@ -93,6 +93,7 @@ struct la_process {
 	const char **argv;
 	size_t argc;
 	const char *trigger;      /* exit, signal, delta, api */
+	int fatal_signal;         /* the signal the process died of (exit reports), or 0 */
 	unsigned seq;
 	uint64_t sec, nsec;
 	bool scan_known;          /* a completeness line was present */

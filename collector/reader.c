@@ -351,6 +351,14 @@ static void line_known(struct parse *ps, char tag)
 		    hex(ps, 4, &raw->nsec) == 0)
 			raw->trigger = unescape(ps, ps->f[1]);
 		break;
+	case 'k':
+		if (want(ps, 2) == 0 && hexu(ps, 1, &idx) == 0) {
+			if (idx == 0 || idx > 64)
+				bad(ps, "signal %u out of range", idx);
+			else
+				raw->fatal_signal = (int)idx;
+		}
+		break;
 	case 'o':
 		if (ps->nf < 3)
 			bad(ps, "'o' line needs a name and a value");
@@ -472,7 +480,7 @@ int la_raw_read(const char *path, struct la_raw *raw)
 			ended = true;
 			continue;
 		}
-		if (strchr("pcxatomlsrbgdfwn", line[0]))
+		if (strchr("pcxatkomlsrbgdfwn", line[0]))
 			line_known(&ps, line[0]);
 	}
 	if (ferror(fp)) {

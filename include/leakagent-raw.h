@@ -28,6 +28,9 @@
  *                                            leaves the mark where it was). Blocks
  *                                            inherited at fork predate the mark of a
  *                                            child's first delta.
+ *   k <signo>                                an exit report written as the process
+ *                                            dies of this signal by its default
+ *                                            action (SIGSEGV, SIGTERM, ...)
  *   o <name> <value>                         an effective agent option
  *   m <id> <bias> <state> <build-id> <path>  module: load bias (dlpi_addr); state L
  *                                            loaded at report time, U unloaded

@@ -200,6 +200,8 @@ def scenario_death(mode, status):
     expect(p.returncode == status, f'{mode}: status {p.returncode}, expected {status}: {p.stderr}')
     expect(len(reports) == 1 and reports[0].trigger == 'exit' and reports[0].complete,
            f'{mode}: reports {[r.trigger for r in reports]}', *reports)
+    expect(reports[0].fatal_signal == max(-status, 0),
+           f'{mode}: k line {reports[0].fatal_signal}, expected {max(-status, 0)}', reports[0])
     got = strip_kind(own(reports[0], prog))
     expect(got == {('m', '-', 'before'): (1111, 1)}, f'{mode}: records {got}', reports[0])
     p, reports, _ = run_triggers(mode, 'report_on_signal=0:report_on__exit=0')

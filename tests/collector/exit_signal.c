@@ -1,4 +1,5 @@
-/* Claim: a program killed by a signal makes leakagent exit with 128+signal. */
+/* Claim: a program killed by a signal makes leakagent exit with 128+signal,
+ * and its report names the signal. */
 #include <signal.h>
 #include <stdlib.h>
 

@@ -76,9 +76,13 @@ inherited = [b for b in err.split("\n==%d== \n" % cl[0]["pid"]) if "early_leak" 
 check(len(el) == 2 and {r["pid"] for r in el} == set(pids) and len(inherited) == 1,
       "the leak from before the fork is in both reports, marked inherited in the child's", err)
 
-# a program killed by a signal: 128+15
+# a program killed by a signal: 128+15, and the report says so, as memcheck does
 rc, out, err = run([prog("exit_signal")])
 check(rc == 128 + 15, "killed by SIGTERM: exit 143", err)
+check("Process terminating with default action of signal 15 (SIGTERM)" in err,
+      "the report names the signal the program died of", err)
+rc, out, err = run([prog("leak_basic")])
+check("Process terminating" not in err, "a program that exits names no signal", err)
 
 # findings: mismatched and invalid frees, with both stacks
 rc, out, err = run([prog("mismatch")])

@@ -45,6 +45,7 @@ class Report:
     exe: str = ''
     args: list = field(default_factory=list)
     trigger: str = ''
+    fatal_signal: int = 0  # k line: the signal an exit report's process died of
     seq: int = 0
     base_seq: int = None  # delta reports only: the report that set the mark
     options: dict = field(default_factory=dict)
@@ -84,6 +85,8 @@ def parse(path):
             r.args.append(unesc(rest.partition(' ')[2]))
         elif tag == 't':
             r.trigger, r.seq = f[0], int(f[1], 16)
+        elif tag == 'k':
+            r.fatal_signal = int(f[0], 16)
         elif tag == 'd':
             r.base_seq = int(f[0], 16)
         elif tag == 'o':
