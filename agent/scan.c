@@ -126,25 +126,26 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* glibc's static TLS size and sizeof(struct pthread), found once through
- * symbols it exports for debuggers; dlsym takes the loader lock, so never
- * while the world is stopped. */
-static void tls_geometry(struct la_scan_prep *p)
+/* What the scan needs from the loader, looked up once at start-up: glibc's
+ * static TLS size and sizeof(struct pthread) (symbols it exports for
+ * debuggers) and the real malloc. Never at report time: a dlsym that
+ * succeeds frees the calling thread's dlerror state (glibc keeps a failed
+ * call's message for dlerror() until the next dl call), which would take
+ * the program's pending error away and, freed under our guard, leave its
+ * blocks in the table as lost. */
+static size_t tls_static_size, pthread_size;
+static uintptr_t allocator_pc;
+
+void la_scan_init(void)
 {
-	static int done;
-	static size_t static_size, pthread_size;
-	if (!done) {
-		void (*info)(size_t *, size_t *) =
-			(void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
-		const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
-		size_t align = 0;
-		if (info)
-			info(&static_size, &align);
-		pthread_size = sz ? *sz : 2304;
-		done = 1;
-	}
-	p->tls_static_size = static_size;
-	p->pthread_size = pthread_size;
+	void (*info)(size_t *, size_t *) =
+		(void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+	size_t align = 0;
+	if (info)
+		info(&tls_static_size, &align);
+	pthread_size = sz ? *sz : 2304;
+	allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
 }
 
 struct la_scan_prep *la_scan_prepare(void)
@@ -157,9 +158,10 @@ struct la_scan_prep *la_scan_prepare(void)
 	 * chunk headers, which overlap the last word of the live block before
 	 * them: as interior pointers they would turn lost blocks into "possibly
 	 * lost". In the real malloc's own data only start pointers count. */
-	p->allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
+	p->allocator_pc = allocator_pc;
 	dl_iterate_phdr(prep_cb, p);
-	tls_geometry(p);
+	p->tls_static_size = tls_static_size;
+	p->pthread_size = pthread_size;
 	uintptr_t (*r)[2] = (uintptr_t(*)[2])p->roots;
 	p->nroots = la_roots_copy(r, MAX_REG_ROOTS);
 	return p;
