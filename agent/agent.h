@@ -42,7 +42,7 @@
 	  "keep the agent in programs started by exec and posix_spawn")                   \
 	X(scan, BOOL, 1, "classify outstanding blocks by a reachability scan")            \
 	X(scan_anon, BOOL, 1,                                                             \
-	  "scan anonymous mappings the program made itself as roots")                     \
+	  "scan the mappings the program made itself (anonymous or of files) as roots")   \
 	X(stop_signal, INT, 40,                                                           \
 	  "real-time signal that parks threads for the scan (34-64; under gdb: "          \
 	  "handle SIG40 nostop noprint pass)")                                            \

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct la_scan_prep {
 struct map {
 	uintptr_t lo, hi;
 	char r, w, x, shared, anon, guard, special; /* special: [heap], [stack], [v*] */
+	char device;                              /* a device file but /dev/zero */
 	char claimed;                             /* a thread's stack, scanned already */
 };
 
@@ -75,6 +77,7 @@ struct scan {
 	size_t maps_text_bytes;
 	struct range *excl;
 	size_t nexcl, excl_cap, excl_bytes;
+	char *copy; /* file mappings are scanned through a copy (see scan_copied) */
 	/* pointers found but not yet looked up: their snapshot entries are
 	 * prefetched on entry and resolved CAND_WINDOW pointers later */
 	struct cand {
@@ -686,6 +689,12 @@ static int read_maps(struct scan *c)
 		m->anon = *path == '\n' || *path == 0 || strncmp(path, "[anon:", 6) == 0 ||
 			  strncmp(path, "[anon_shmem:", 12) == 0;
 		m->special = *path == '[' && !m->anon;
+		/* memcheck skips device mappings, which reading may disturb, but
+		 * /dev/zero; not a path either: anon_inode:[io_uring], ... */
+		m->device = !m->anon && !m->special &&
+			    (*path != '/' || (strncmp(path, "/dev/", 5) == 0 &&
+					      strncmp(path, "/dev/zero", 9) != 0 &&
+					      strncmp(path, "/dev/shm/", 9) != 0));
 		m->guard = none && m->anon;
 		while (*s && *s != '\n')
 			s++;
@@ -866,14 +875,40 @@ static void scan_piece(struct scan *c, uintptr_t lo, uintptr_t hi)
 		scan_words(c, lo, hi, 1);
 }
 
+#define COPY_BYTES (64u << 10)
+
+/* A mapping of a file may reach past the file's end, where a read raises
+ * SIGBUS (memcheck catches the fault): its words are copied with
+ * process_vm_readv, which fails there instead, and the copy is scanned. The
+ * pages past the end are all at the mapping's tail, so the first failure
+ * ends the piece. */
+static void scan_copied(struct scan *c, uintptr_t lo, uintptr_t hi)
+{
+	if (!c->copy && !(c->copy = la_map(COPY_BYTES)))
+		return;
+	pid_t pid = getpid();
+	while (lo < hi) {
+		size_t want = hi - lo < COPY_BYTES ? hi - lo : COPY_BYTES;
+		struct iovec to = { c->copy, want }, from = { (void *)lo, want };
+		ssize_t got = process_vm_readv(pid, &to, 1, &from, 1, 0);
+		if (got <= 0)
+			return;
+		scan_words(c, (uintptr_t)c->copy, (uintptr_t)c->copy + (size_t)got, 1);
+		lo += (size_t)got;
+	}
+}
+
+/* The program's own mappings: every readable and writable one, anonymous or
+ * of a file (as memcheck), but devices and what the rule above leaves out. */
 static void scan_anon(struct scan *c, int lost_stacks)
 {
 	size_t e = 0;
 	for (size_t m = 0; m < c->nmaps; m++) {
 		const struct map *mp = &c->maps[m];
-		if (!mp->r || !mp->w || !mp->anon || mp->special || mp->claimed)
+		if (!mp->r || !mp->w || mp->special || mp->device || mp->claimed)
 			continue;
-		if (stack_shaped(c, m)) {
+		void (*piece)(struct scan *, uintptr_t, uintptr_t) = mp->anon ? scan_piece : scan_copied;
+		if (mp->anon && stack_shaped(c, m)) {
 			if (lost_stacks) /* maybe the stack of a thread that did not park */
 				scan_words(c, mp->lo, mp->hi, 1);
 			/* glibc keeps a joined thread's stack, TCB and DTV for reuse:
@@ -881,7 +916,7 @@ static void scan_anon(struct scan *c, int lost_stacks)
 			mark_dtv(c, find_tcb(c, mp->lo, mp->hi));
 			continue;
 		}
-		if (glibc_heap(c, m))
+		if (mp->anon && glibc_heap(c, m))
 			continue;
 		/* cut out the exclusions (sorted by start) */
 		uintptr_t lo = mp->lo;
@@ -891,12 +926,12 @@ static void scan_anon(struct scan *c, int lost_stacks)
 			if (c->excl[k].hi <= lo)
 				continue;
 			if (c->excl[k].lo > lo)
-				scan_piece(c, lo, c->excl[k].lo);
+				piece(c, lo, c->excl[k].lo);
 			if (c->excl[k].hi > lo)
 				lo = c->excl[k].hi;
 		}
 		if (lo < mp->hi)
-			scan_piece(c, lo, mp->hi);
+			piece(c, lo, mp->hi);
 	}
 }
 
@@ -1045,7 +1080,7 @@ void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *
 	/* 4. registered regions */
 	for (size_t i = 0; i < prep->nroots; i++)
 		scan_root(&c, prep->roots[i].lo, prep->roots[i].hi);
-	/* 5. the program's own anonymous mappings */
+	/* 5. the program's own mappings, anonymous or of files */
 	if (la_opt.scan_anon) {
 		c.excl_cap = MAX_SEGS + MAX_MODS + 8192;
 		c.excl_bytes = c.excl_cap * sizeof(struct range);
@@ -1079,6 +1114,7 @@ out:
 	la_unmap(c.maps, c.maps_bytes);
 	la_unmap(c.maps_text, c.maps_text_bytes);
 	la_unmap(c.excl, c.excl_bytes);
+	la_unmap(c.copy, c.copy ? COPY_BYTES : 0);
 	if (prep)
 		la_unmap(prep, prep->bytes);
 }
