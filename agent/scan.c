@@ -413,11 +413,11 @@ static int heuristic(const struct scan *c, uintptr_t p, size_t j)
 	if (big && !word_map(c, a))
 		return 0;
 	const uintptr_t *w = (const uintptr_t *)a;
-	if (p == a + 3 * W) { /* stdstring */
+	if (p == a + 3 * W) { /* stdstring: length, capacity, refcount, chars, NUL */
 		if (big && !word_map(c, a + W))
 			return 0;
 		uintptr_t cap = w[1];
-		if (cap > 0 && cap <= sz - 3 * W)
+		if (3 * W + cap + 1 == sz && w[0] <= cap)
 			return 1;
 	}
 	if (p == a + W) {
