@@ -496,6 +496,8 @@ int la_vg_run(char **argv, const char *dir, bool trace_children, int num_callers
 	char *log = la_xasprintf("%s/valgrind.log", dir);
 	const char *pre[] = {
 		"valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=all",
+		/* the symbols of libraries dlclose()d before exit, as the agent's */
+		"--keep-debuginfo=yes",
 		"--xml=yes", xml, callers,
 		trace_children ? "--trace-children=yes" : "--trace-children=no",
 		"--child-silent-after-fork=yes", "--",

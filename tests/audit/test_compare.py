@@ -195,6 +195,13 @@ check(p.returncode == 0 and r and r[0]["category"] == "agree"
 check(doc is not None and not rows(doc, "lose_if_input"),
       "neither run reads compare's input", p.stdout + p.stderr)
 
+# a leak in a library unloaded before exit: memcheck keeps its symbols too
+rc, doc, out = compare(["--with=valgrind", "--", prog("audit-dlclosed")])
+r = rows(doc, "audit_lib_leak")
+check(rc == 0 and len(r) == 1 and r[0]["category"] == "agree"
+      and r[0]["cells"]["valgrind"] == {"definite": {"bytes": 48, "blocks": 1}},
+      "a block of a dlclose()d library: one row, agreed, in memcheck's symbols too", out)
+
 # usage errors: exit 2 and one error line
 for args, what in [(["compare"], "no program"), (["compare", "--with=nosuch", "--", kinds], "--with"),
                    (["compare", "--runs=0", "--", kinds], "--runs"),
