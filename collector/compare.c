@@ -388,10 +388,12 @@ static void level_env(const struct opts *o)
 	}
 	if (!getenv("LEAKAGENT_OPTIONS")) {
 		const char *tmp = getenv("TMPDIR");
+		char depth[32] = "";
+		if (o->num_callers > 0)
+			snprintf(depth, sizeof(depth), ":depth=%d", o->num_callers);
 		vg_env[vg_nenv++] = la_xasprintf(
 			"LEAKAGENT_OPTIONS=output=%s/leakagent.XXXXXX/leakagent.%%e.%%p.%%n.raw%s",
-			tmp && *tmp && !strchr(tmp, ':') ? tmp : "/tmp",
-			o->num_callers > 0 ? ":depth=NN" : "");
+			tmp && *tmp && !strchr(tmp, ':') ? tmp : "/tmp", depth);
 	}
 }
 
