@@ -739,8 +739,14 @@ static void sort_ranges(struct range *v, size_t n)
  * past the start (dtv[-1] holds the length): an interior pointer that must
  * not make glibc's own block "possibly lost". LSan makes the same exception;
  * here only for the main thread and cached stacks: memcheck reports a live
- * thread's DTV possibly lost, and so do we. */
-static void mark_dtv(struct scan *c, uintptr_t tp)
+ * thread's DTV possibly lost, and so do we.
+ * ended: the TCB is in a stack glibc keeps for reuse after its thread ended.
+ * Its DTV and the dynamic TLS blocks the DTV holds (each entry's to_free
+ * is a block's start) are glibc's, and reachable, but not scanned: the
+ * values in them are a gone thread's, and what only they point to is lost
+ * (memcheck, whose freeres frees the cached stacks' TLS, says definitely
+ * lost). */
+static void mark_dtv(struct scan *c, uintptr_t tp, int ended)
 {
 #if defined(__x86_64__)
 	uintptr_t at = tp + sizeof(uintptr_t); /* tcbhead_t: tcb, dtv, self */
@@ -752,9 +758,21 @@ static void mark_dtv(struct scan *c, uintptr_t tp)
 		return;
 	uintptr_t dtv = *(const uintptr_t *)at;
 	long j = dtv - c->min < c->span ? lookup(c, dtv) : -1;
-	if (j >= 0 && state_of(c, (size_t)j) != LA_S_REACHABLE) {
-		set_state(c, (size_t)j, LA_S_REACHABLE);
+	if (j < 0 || state_of(c, (size_t)j) == LA_S_REACHABLE)
+		return;
+	set_state(c, (size_t)j, LA_S_REACHABLE);
+	if (!ended) {
 		push(c, (size_t)j);
+		return;
+	}
+	uintptr_t a = addr_of(c, (size_t)j);
+	const uintptr_t *w = (const uintptr_t *)a;
+	size_t n = la_snap_size(c->s, &c->b[j]) / sizeof(uintptr_t);
+	for (size_t i = 0; i < n; i++) {
+		long k = w[i] - c->min < c->span ? lookup(c, w[i]) : -1;
+		if (k >= 0 && addr_of(c, (size_t)k) == w[i] &&
+		    state_of(c, (size_t)k) == LA_S_UNREACHED)
+			set_state(c, (size_t)k, LA_S_REACHABLE);
 	}
 }
 
@@ -797,7 +815,7 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				uintptr_t bottom = p->tls_static_size < top ? top - p->tls_static_size : 0;
 				scan_root(c, bottom, top);
 				if (t->tid == getpid())
-					mark_dtv(c, t->tp);
+					mark_dtv(c, t->tp, 0);
 			}
 		} else if (st == LA_T_UNPARKED) {
 			/* It may be running: its whole stack mapping, conservatively. */
@@ -806,7 +824,7 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				scan_words(c, c->maps[m].lo, c->maps[m].hi, 1);
 				c->maps[m].claimed = 1;
 				if (t->tid == getpid())
-					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
+					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi), 0);
 			} else {
 				*lost_stacks = 1;
 			}
@@ -912,8 +930,9 @@ static void scan_anon(struct scan *c, int lost_stacks)
 			if (lost_stacks) /* maybe the stack of a thread that did not park */
 				scan_words(c, mp->lo, mp->hi, 1);
 			/* glibc keeps a joined thread's stack, TCB and DTV for reuse:
-			 * its DTV is glibc's, never the program's leak */
-			mark_dtv(c, find_tcb(c, mp->lo, mp->hi));
+			 * its DTV is glibc's, never the program's leak (unless the
+			 * stack may be an unparked thread's, this thread has ended) */
+			mark_dtv(c, find_tcb(c, mp->lo, mp->hi), !lost_stacks);
 			continue;
 		}
 		if (mp->anon && glibc_heap(c, m))
