@@ -119,6 +119,8 @@ void la_init(void)
 	la_report_init();
 	la_exec_init();
 	la_capture_init();
+	la_scan_init();
+	la_world_init();
 	if (!la_opt.follow_children)
 		drop_from_preload();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -42,7 +42,7 @@
 	  "keep the agent in programs started by exec and posix_spawn")                   \
 	X(scan, BOOL, 1, "classify outstanding blocks by a reachability scan")            \
 	X(scan_anon, BOOL, 1,                                                             \
-	  "scan anonymous mappings the program made itself as roots")                     \
+	  "scan the mappings the program made itself (anonymous or of files) as roots")   \
 	X(stop_signal, INT, 40,                                                           \
 	  "real-time signal that parks threads for the scan (34-64; under gdb: "          \
 	  "handle SIG40 nostop noprint pass)")                                            \
@@ -338,6 +338,8 @@ struct la_world {
  * _exit), its stack is scanned from where the program called it, and the
  * callee-saved registers the program had then are added (see scan.md). */
 void la_world_capture_self(int at_exit) __attribute__((noinline));
+/* Looks up, at start-up, the symbols la_world_capture_self needs. */
+void la_world_init(void);
 /* trigger.c: the agent's _exit, as an address inside the agent */
 void la_agent__exit(int status) __attribute__((noreturn));
 /* Signals and parks every other thread until the set is stable or the
@@ -372,7 +374,10 @@ struct la_scan_side {
 	uint64_t ibytes, iblocks;
 };
 struct la_scan_prep;
-/* Everything that needs the loader (dl_iterate_phdr, dlsym) or the roots
+/* Looks up, at start-up, the symbols the scan needs (never dlsym in a
+ * report: it would free the calling thread's dlerror state). */
+void la_scan_init(void);
+/* Everything that needs the loader (dl_iterate_phdr) or the roots
  * lock, before the table locks are taken. Returns NULL when out of memory. */
 struct la_scan_prep *la_scan_prepare(void);
 /* Marks and classifies s while the world w is stopped; sets s->scanned.

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct la_scan_prep {
 struct map {
 	uintptr_t lo, hi;
 	char r, w, x, shared, anon, guard, special; /* special: [heap], [stack], [v*] */
+	char device;                              /* a device file but /dev/zero */
 	char claimed;                             /* a thread's stack, scanned already */
 };
 
@@ -75,6 +77,7 @@ struct scan {
 	size_t maps_text_bytes;
 	struct range *excl;
 	size_t nexcl, excl_cap, excl_bytes;
+	char *copy; /* file mappings are scanned through a copy (see scan_copied) */
 	/* pointers found but not yet looked up: their snapshot entries are
 	 * prefetched on entry and resolved CAND_WINDOW pointers later */
 	struct cand {
@@ -126,25 +129,26 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* glibc's static TLS size and sizeof(struct pthread), found once through
- * symbols it exports for debuggers; dlsym takes the loader lock, so never
- * while the world is stopped. */
-static void tls_geometry(struct la_scan_prep *p)
+/* What the scan needs from the loader, looked up once at start-up: glibc's
+ * static TLS size and sizeof(struct pthread) (symbols it exports for
+ * debuggers) and the real malloc. Never at report time: a dlsym that
+ * succeeds frees the calling thread's dlerror state (glibc keeps a failed
+ * call's message for dlerror() until the next dl call), which would take
+ * the program's pending error away and, freed under our guard, leave its
+ * blocks in the table as lost. */
+static size_t tls_static_size, pthread_size;
+static uintptr_t allocator_pc;
+
+void la_scan_init(void)
 {
-	static int done;
-	static size_t static_size, pthread_size;
-	if (!done) {
-		void (*info)(size_t *, size_t *) =
-			(void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
-		const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
-		size_t align = 0;
-		if (info)
-			info(&static_size, &align);
-		pthread_size = sz ? *sz : 2304;
-		done = 1;
-	}
-	p->tls_static_size = static_size;
-	p->pthread_size = pthread_size;
+	void (*info)(size_t *, size_t *) =
+		(void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	const unsigned *sz = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+	size_t align = 0;
+	if (info)
+		info(&tls_static_size, &align);
+	pthread_size = sz ? *sz : 2304;
+	allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
 }
 
 struct la_scan_prep *la_scan_prepare(void)
@@ -157,9 +161,10 @@ struct la_scan_prep *la_scan_prepare(void)
 	 * chunk headers, which overlap the last word of the live block before
 	 * them: as interior pointers they would turn lost blocks into "possibly
 	 * lost". In the real malloc's own data only start pointers count. */
-	p->allocator_pc = (uintptr_t)dlsym(RTLD_NEXT, "malloc");
+	p->allocator_pc = allocator_pc;
 	dl_iterate_phdr(prep_cb, p);
-	tls_geometry(p);
+	p->tls_static_size = tls_static_size;
+	p->pthread_size = pthread_size;
 	uintptr_t (*r)[2] = (uintptr_t(*)[2])p->roots;
 	p->nroots = la_roots_copy(r, MAX_REG_ROOTS);
 	return p;
@@ -408,11 +413,11 @@ static int heuristic(const struct scan *c, uintptr_t p, size_t j)
 	if (big && !word_map(c, a))
 		return 0;
 	const uintptr_t *w = (const uintptr_t *)a;
-	if (p == a + 3 * W) { /* stdstring */
+	if (p == a + 3 * W) { /* stdstring: length, capacity, refcount, chars, NUL */
 		if (big && !word_map(c, a + W))
 			return 0;
 		uintptr_t cap = w[1];
-		if (cap > 0 && cap <= sz - 3 * W)
+		if (3 * W + cap + 1 == sz && w[0] <= cap)
 			return 1;
 	}
 	if (p == a + W) {
@@ -684,6 +689,12 @@ static int read_maps(struct scan *c)
 		m->anon = *path == '\n' || *path == 0 || strncmp(path, "[anon:", 6) == 0 ||
 			  strncmp(path, "[anon_shmem:", 12) == 0;
 		m->special = *path == '[' && !m->anon;
+		/* memcheck skips device mappings, which reading may disturb, but
+		 * /dev/zero; not a path either: anon_inode:[io_uring], ... */
+		m->device = !m->anon && !m->special &&
+			    (*path != '/' || (strncmp(path, "/dev/", 5) == 0 &&
+					      strncmp(path, "/dev/zero", 9) != 0 &&
+					      strncmp(path, "/dev/shm/", 9) != 0));
 		m->guard = none && m->anon;
 		while (*s && *s != '\n')
 			s++;
@@ -728,8 +739,14 @@ static void sort_ranges(struct range *v, size_t n)
  * past the start (dtv[-1] holds the length): an interior pointer that must
  * not make glibc's own block "possibly lost". LSan makes the same exception;
  * here only for the main thread and cached stacks: memcheck reports a live
- * thread's DTV possibly lost, and so do we. */
-static void mark_dtv(struct scan *c, uintptr_t tp)
+ * thread's DTV possibly lost, and so do we.
+ * ended: the TCB is in a stack glibc keeps for reuse after its thread ended.
+ * Its DTV and the dynamic TLS blocks the DTV holds (each entry's to_free
+ * is a block's start) are glibc's, and reachable, but not scanned: the
+ * values in them are a gone thread's, and what only they point to is lost
+ * (memcheck, whose freeres frees the cached stacks' TLS, says definitely
+ * lost). */
+static void mark_dtv(struct scan *c, uintptr_t tp, int ended)
 {
 #if defined(__x86_64__)
 	uintptr_t at = tp + sizeof(uintptr_t); /* tcbhead_t: tcb, dtv, self */
@@ -741,9 +758,21 @@ static void mark_dtv(struct scan *c, uintptr_t tp)
 		return;
 	uintptr_t dtv = *(const uintptr_t *)at;
 	long j = dtv - c->min < c->span ? lookup(c, dtv) : -1;
-	if (j >= 0 && state_of(c, (size_t)j) != LA_S_REACHABLE) {
-		set_state(c, (size_t)j, LA_S_REACHABLE);
+	if (j < 0 || state_of(c, (size_t)j) == LA_S_REACHABLE)
+		return;
+	set_state(c, (size_t)j, LA_S_REACHABLE);
+	if (!ended) {
 		push(c, (size_t)j);
+		return;
+	}
+	uintptr_t a = addr_of(c, (size_t)j);
+	const uintptr_t *w = (const uintptr_t *)a;
+	size_t n = la_snap_size(c->s, &c->b[j]) / sizeof(uintptr_t);
+	for (size_t i = 0; i < n; i++) {
+		long k = w[i] - c->min < c->span ? lookup(c, w[i]) : -1;
+		if (k >= 0 && addr_of(c, (size_t)k) == w[i] &&
+		    state_of(c, (size_t)k) == LA_S_UNREACHED)
+			set_state(c, (size_t)k, LA_S_REACHABLE);
 	}
 }
 
@@ -786,7 +815,7 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				uintptr_t bottom = p->tls_static_size < top ? top - p->tls_static_size : 0;
 				scan_root(c, bottom, top);
 				if (t->tid == getpid())
-					mark_dtv(c, t->tp);
+					mark_dtv(c, t->tp, 0);
 			}
 		} else if (st == LA_T_UNPARKED) {
 			/* It may be running: its whole stack mapping, conservatively. */
@@ -795,7 +824,7 @@ static void scan_threads(struct scan *c, const struct la_scan_prep *p, struct la
 				scan_words(c, c->maps[m].lo, c->maps[m].hi, 1);
 				c->maps[m].claimed = 1;
 				if (t->tid == getpid())
-					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi));
+					mark_dtv(c, find_tcb(c, c->maps[m].lo, c->maps[m].hi), 0);
 			} else {
 				*lost_stacks = 1;
 			}
@@ -864,22 +893,49 @@ static void scan_piece(struct scan *c, uintptr_t lo, uintptr_t hi)
 		scan_words(c, lo, hi, 1);
 }
 
+#define COPY_BYTES (64u << 10)
+
+/* A mapping of a file may reach past the file's end, where a read raises
+ * SIGBUS (memcheck catches the fault): its words are copied with
+ * process_vm_readv, which fails there instead, and the copy is scanned. The
+ * pages past the end are all at the mapping's tail, so the first failure
+ * ends the piece. */
+static void scan_copied(struct scan *c, uintptr_t lo, uintptr_t hi)
+{
+	if (!c->copy && !(c->copy = la_map(COPY_BYTES)))
+		return;
+	pid_t pid = getpid();
+	while (lo < hi) {
+		size_t want = hi - lo < COPY_BYTES ? hi - lo : COPY_BYTES;
+		struct iovec to = { c->copy, want }, from = { (void *)lo, want };
+		ssize_t got = process_vm_readv(pid, &to, 1, &from, 1, 0);
+		if (got <= 0)
+			return;
+		scan_words(c, (uintptr_t)c->copy, (uintptr_t)c->copy + (size_t)got, 1);
+		lo += (size_t)got;
+	}
+}
+
+/* The program's own mappings: every readable and writable one, anonymous or
+ * of a file (as memcheck), but devices and what the rule above leaves out. */
 static void scan_anon(struct scan *c, int lost_stacks)
 {
 	size_t e = 0;
 	for (size_t m = 0; m < c->nmaps; m++) {
 		const struct map *mp = &c->maps[m];
-		if (!mp->r || !mp->w || !mp->anon || mp->special || mp->claimed)
+		if (!mp->r || !mp->w || mp->special || mp->device || mp->claimed)
 			continue;
-		if (stack_shaped(c, m)) {
+		void (*piece)(struct scan *, uintptr_t, uintptr_t) = mp->anon ? scan_piece : scan_copied;
+		if (mp->anon && stack_shaped(c, m)) {
 			if (lost_stacks) /* maybe the stack of a thread that did not park */
 				scan_words(c, mp->lo, mp->hi, 1);
 			/* glibc keeps a joined thread's stack, TCB and DTV for reuse:
-			 * its DTV is glibc's, never the program's leak */
-			mark_dtv(c, find_tcb(c, mp->lo, mp->hi));
+			 * its DTV is glibc's, never the program's leak (unless the
+			 * stack may be an unparked thread's, this thread has ended) */
+			mark_dtv(c, find_tcb(c, mp->lo, mp->hi), !lost_stacks);
 			continue;
 		}
-		if (glibc_heap(c, m))
+		if (mp->anon && glibc_heap(c, m))
 			continue;
 		/* cut out the exclusions (sorted by start) */
 		uintptr_t lo = mp->lo;
@@ -889,12 +945,12 @@ static void scan_anon(struct scan *c, int lost_stacks)
 			if (c->excl[k].hi <= lo)
 				continue;
 			if (c->excl[k].lo > lo)
-				scan_piece(c, lo, c->excl[k].lo);
+				piece(c, lo, c->excl[k].lo);
 			if (c->excl[k].hi > lo)
 				lo = c->excl[k].hi;
 		}
 		if (lo < mp->hi)
-			scan_piece(c, lo, mp->hi);
+			piece(c, lo, mp->hi);
 	}
 }
 
@@ -1043,7 +1099,7 @@ void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *
 	/* 4. registered regions */
 	for (size_t i = 0; i < prep->nroots; i++)
 		scan_root(&c, prep->roots[i].lo, prep->roots[i].hi);
-	/* 5. the program's own anonymous mappings */
+	/* 5. the program's own mappings, anonymous or of files */
 	if (la_opt.scan_anon) {
 		c.excl_cap = MAX_SEGS + MAX_MODS + 8192;
 		c.excl_bytes = c.excl_cap * sizeof(struct range);
@@ -1077,6 +1133,7 @@ out:
 	la_unmap(c.maps, c.maps_bytes);
 	la_unmap(c.maps_text, c.maps_text_bytes);
 	la_unmap(c.excl, c.excl_bytes);
+	la_unmap(c.copy, c.copy ? COPY_BYTES : 0);
 	if (prep)
 		la_unmap(prep, prep->bytes);
 }

@@ -150,12 +150,20 @@ static int install(int sig)
  * pointer the program had when it called exit, and the callee-saved registers
  * it had then (which those frames saved) are roots, unwound from their CFI.
  * No such frame (a fatal signal, a failed unwind): nothing changes. */
+static uintptr_t libc_exit;
+
+/* Looked up at start-up: a dlsym inside exit() would free the thread's
+ * dlerror state (see la_scan_init). */
+void la_world_init(void)
+{
+	libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
+}
+
 static __attribute__((noinline)) void from_exit_entry(struct la_thread *t)
 {
 #if defined(__x86_64__)
 	static const int saved[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
 				     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
-	uintptr_t libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
 	uintptr_t agent_exit = (uintptr_t)la_agent__exit;
 	unw_context_t uc;
 	unw_cursor_t cur;

@@ -47,10 +47,16 @@ struct la_backend_run {
 	int status;
 	long pid;             /* the process launched: the program's pid in the tool's output */
 };
-/* Runs argv under memcheck (output in dir), reads every XML file it wrote
- * into ls. Sets r->available; returns -1 only for errors of input. */
+/* Runs argv under memcheck (output in dir), with env ("NAME=value", nenv
+ * of them) added to its environment; reads every XML file it wrote into ls.
+ * Sets r->available; returns -1 only for errors of input. */
 int la_vg_run(char **argv, const char *dir, bool trace_children, int num_callers,
-	      struct la_leakset *ls, struct la_backend_run *r);
+	      const char **env, size_t nenv, struct la_leakset *ls, struct la_backend_run *r);
+/* The environment a program run under valgrind gets (valgrind adds
+ * LD_PRELOAD; a wrapper script, such as Debian's /usr/bin/valgrind, adds
+ * more), as "NAME=value" strings, NULL-terminated; NULL when valgrind could
+ * not tell. Runs env under --tool=none, with its log in dir. */
+char **la_vg_client_env(const char *dir);
 
 /* --- backend_tcmalloc.c ------------------------------------------------------ */
 enum la_tc_mode { LA_TC_NORMAL, LA_TC_STRICT, LA_TC_DRACONIAN };

@@ -442,14 +442,62 @@ static int read_dir(const char *dir, struct la_leakset *ls, size_t *nfiles)
 	return rc;
 }
 
+/* "NAME=value" with a name a shell would export: what env -0 printed, not a
+ * warning valgrind wrote into the same log. */
+static bool env_entry(const char *e)
+{
+	if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z')))
+		return false;
+	for (e++; *e && *e != '='; e++)
+		if (!(*e == '_' || (*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z') ||
+		      (*e >= '0' && *e <= '9')))
+			return false;
+	return *e == '=';
+}
+
+char **la_vg_client_env(const char *dir)
+{
+	char *log = la_xasprintf("%s/valgrind-env.log", dir);
+	char *const cmd[] = { "valgrind", "--tool=none", "-q", "--", "env", "-0", NULL };
+	struct la_spawn s = { .argv = cmd, .log = log };
+	char **env = NULL;
+	int fd = -1;
+	if (la_spawn_run(&s) == 0 && WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0 &&
+	    (fd = open(log, O_RDONLY | O_CLOEXEC)) >= 0) {
+		size_t n = 0, cap = 65536, nenv = 0, ecap = 0;
+		char *buf = la_xmalloc(cap + 1);
+		ssize_t k;
+		while ((k = read(fd, buf + n, cap - n)) > 0)
+			if ((n += (size_t)k) == cap)
+				buf = la_xrealloc(buf, (cap *= 2) + 1);
+		buf[n] = 0;
+		for (size_t at = 0; at < n; at += strlen(buf + at) + 1) {
+			if (!env_entry(buf + at))
+				continue;
+			if (nenv + 1 >= ecap)
+				env = la_xrealloc(env, (ecap = ecap ? ecap * 2 : 64) * sizeof(*env));
+			env[nenv++] = la_xstrdup(buf + at);
+			env[nenv] = NULL;
+		}
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(log);
+	free(log);
+	return env;
+}
+
 int la_vg_run(char **argv, const char *dir, bool trace_children, int num_callers,
-	      struct la_leakset *ls, struct la_backend_run *r)
+	      const char **env, size_t nenv, struct la_leakset *ls, struct la_backend_run *r)
 {
 	char *xml = la_xasprintf("--xml-file=%s/vg.%%p.xml", dir);
 	char *callers = la_xasprintf("--num-callers=%d", num_callers > 0 ? num_callers : 32);
 	char *log = la_xasprintf("%s/valgrind.log", dir);
 	const char *pre[] = {
 		"valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=all",
+		/* the symbols of libraries dlclose()d before exit, as the agent's */
+		"--keep-debuginfo=yes",
 		"--xml=yes", xml, callers,
 		trace_children ? "--trace-children=yes" : "--trace-children=no",
 		"--child-silent-after-fork=yes", "--",
@@ -460,7 +508,7 @@ int la_vg_run(char **argv, const char *dir, bool trace_children, int num_callers
 	char **cmd = la_xmalloc((npre + nargs + 1) * sizeof(*cmd));
 	memcpy(cmd, pre, sizeof(pre));
 	memcpy(cmd + npre, argv, nargs * sizeof(*argv));
-	struct la_spawn s = { .argv = cmd, .log = log };
+	struct la_spawn s = { .argv = cmd, .log = log, .setenv = env, .nsetenv = nenv };
 	int err = la_spawn_run(&s), rc = 0;
 	memset(r, 0, sizeof(*r));
 	r->pid = s.pid;

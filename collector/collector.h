@@ -193,9 +193,11 @@ struct la_run_result {
 	char **reports;       /* the files the program and its children wrote */
 	size_t nreports;
 };
-/* Starts argv[0] with the agent preloaded, waits for it. Returns 0, or -1
- * after la_error when the program could not be started. */
-int la_run(char **argv, int depth, struct la_run_result *r);
+/* Starts argv[0] with the agent preloaded, waits for it. env (NULL for
+ * none): "NAME=value" to set and "NAME" to remove in the program's
+ * environment, before the agent's own variables. Returns 0, or -1 after
+ * la_error when the program could not be started. */
+int la_run(char **argv, int depth, char *const *env, struct la_run_result *r);
 void la_run_cleanup(struct la_run_result *r);
 
 /* --- target.c: a running process, as /proc shows it ----------------------- */

@@ -326,27 +326,108 @@ static void normalize_set(struct la_leakset *ls)
 			la_norm_strip(&ls->proc[i].rec[k].stack);
 }
 
+/* --- like with like: the environment --------------------------------------- */
+
+/* memcheck's client gets variables the agent's run does not: LD_PRELOAD, and
+ * what a wrapper script exports (Debian's /usr/bin/valgrind: LD_LIBRARY_PATH,
+ * GLIBCXX_FORCE_NEW, GLIBCPP_FORCE_NEW, and the shell's _); the agent's run
+ * gets LEAKAGENT_OPTIONS. A program that copies its environment (perl's
+ * %ENV, gawk's ENVIRON, a shell) allocates blocks for each variable, and
+ * one that carves those from bigger chunks places everything after them
+ * differently, which turns a chunk's start pointer into an interior one:
+ * the leak sets differed by kinds and blocks the program never changed.
+ * So the agent's run gets the client's variables (LD_PRELOAD aside, which
+ * each run sets for itself) and valgrind's run a LEAKAGENT_OPTIONS shaped
+ * like the agent's: the same names in both, the same values but those two.
+ * Found once per compare by running env under valgrind --tool=none. */
+static char **agent_env; /* "NAME=value" to set, "NAME" to remove */
+static const char *vg_env[1];
+static size_t vg_nenv;
+
+static bool own_var(const char *e)
+{
+	return !strncmp(e, "LD_PRELOAD=", 11) || !strncmp(e, "LEAKAGENT_OPTIONS=", 18);
+}
+
+static const char *env_in(char **env, const char *e)
+{
+	size_t n = strcspn(e, "=");
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], e, n) && env[i][n] == '=')
+			return env[i];
+	return NULL;
+}
+
+static void level_env(const struct opts *o)
+{
+	char *dir = la_private_dir("leakagent-compare");
+	char **client = dir ? la_vg_client_env(dir) : NULL;
+	if (dir) {
+		la_remove_dir(dir);
+		free(dir);
+	}
+	if (!client)
+		return; /* valgrind could not tell: the environments stay as they are */
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; client[i]; i++) {
+		const char *ours = env_in(environ, client[i]);
+		if (own_var(client[i]) || (ours && !strcmp(ours, client[i])))
+			continue;
+		if (n + 1 >= cap)
+			agent_env = la_xrealloc(agent_env, (cap = cap ? cap * 2 : 16) * sizeof(char *));
+		agent_env[n++] = client[i];
+		agent_env[n] = NULL;
+	}
+	for (size_t i = 0; environ[i]; i++) {
+		if (own_var(environ[i]) || env_in(client, environ[i]))
+			continue;
+		if (n + 1 >= cap)
+			agent_env = la_xrealloc(agent_env, (cap = cap ? cap * 2 : 16) * sizeof(char *));
+		agent_env[n++] = la_xasprintf("%.*s", (int)strcspn(environ[i], "="), environ[i]);
+		agent_env[n] = NULL;
+	}
+	if (!getenv("LEAKAGENT_OPTIONS")) {
+		const char *tmp = getenv("TMPDIR");
+		char depth[32] = "";
+		if (o->num_callers > 0)
+			snprintf(depth, sizeof(depth), ":depth=%d", o->num_callers);
+		vg_env[vg_nenv++] = la_xasprintf(
+			"LEAKAGENT_OPTIONS=output=%s/leakagent.XXXXXX/leakagent.%%e.%%p.%%n.raw%s",
+			tmp && *tmp && !strchr(tmp, ':') ? tmp : "/tmp", depth);
+	}
+}
+
 /* The agent run: the program's output goes to a log like every backend's,
- * so the table on stdout stays readable. */
+ * so the table on stdout stays readable, and its input is /dev/null, as
+ * every backend's is. */
 static void run_agent(struct set *s, char **argv, const struct opts *o, const char *dir)
 {
 	char *log = la_xasprintf("%s/agent.log", dir);
 	struct la_run_result r;
 	fflush(stdout);
 	fflush(stderr);
-	int out = dup(1), err = dup(2);
+	int in = dup(0), out = dup(1), err = dup(2);
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dup2(fd, 1);
 		dup2(fd, 2);
 		close(fd);
 	}
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		close(null);
+	}
 	size_t problems = la_nproblems;
 	double t0 = now();
-	int rc = la_run(argv, o->num_callers, &r);
+	int rc = la_run(argv, o->num_callers, agent_env, &r);
 	double t1 = now();
 	fflush(stdout);
 	fflush(stderr);
+	if (in >= 0) {
+		dup2(in, 0);
+		close(in);
+	}
 	dup2(out, 1);
 	dup2(err, 2);
 	close(out);
@@ -388,7 +469,8 @@ static void run_set(struct set *s, char **argv, const struct opts *o)
 		int run = s->nruns++;
 		double t0 = now();
 		if (!strcmp(s->name, "valgrind"))
-			la_vg_run(argv, dir, o->trace_children, o->num_callers, &s->ls[run], &br);
+			la_vg_run(argv, dir, o->trace_children, o->num_callers, vg_env, vg_nenv,
+				  &s->ls[run], &br);
 		else
 			la_tc_run(argv, dir, o->tclib, o->tcmode, &s->ls[run], &br);
 		s->run[run] = br.seconds;
@@ -948,6 +1030,8 @@ int la_compare_main(int argc, char **argv)
 			set_named("valgrind");
 		if (want_tc)
 			set_named("tcmalloc");
+		if (want_vg)
+			level_env(&o);
 		/* runs interleave the backends, so a machine that slows down
 		 * meanwhile slows them all */
 		for (int run = 0; run < o.runs; run++)

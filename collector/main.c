@@ -383,7 +383,7 @@ static int cmd_run(struct cli *c, int argc, char **argv)
 	if (optind >= argc)
 		return bad_usage("run", "no program given");
 	struct la_run_result r;
-	if (la_run(argv + optind, c->num_callers, &r) < 0) {
+	if (la_run(argv + optind, c->num_callers, NULL, &r) < 0) {
 		la_run_cleanup(&r);
 		return 2;
 	}

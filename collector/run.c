@@ -73,8 +73,15 @@ static void collect(struct la_run_result *r)
 	closedir(d);
 }
 
-static void child(char **argv, const char *agent, const char *dir, int depth, int errfd)
+static void child(char **argv, const char *agent, const char *dir, int depth, char *const *env,
+		  int errfd)
 {
+	for (size_t i = 0; env && env[i]; i++) {
+		if (strchr(env[i], '='))
+			putenv(env[i]);
+		else
+			unsetenv(env[i]);
+	}
 	const char *pre = getenv("LD_PRELOAD"), *opts = getenv("LEAKAGENT_OPTIONS");
 	char *p = pre && *pre ? la_xasprintf("%s:%s", agent, pre) : la_xstrdup(agent);
 	char *o = la_xasprintf("%s%soutput=%s/leakagent.%%e.%%p.%%n.raw", opts && *opts ? opts : "",
@@ -92,7 +99,7 @@ static void child(char **argv, const char *agent, const char *dir, int depth, in
 	_exit(127);
 }
 
-int la_run(char **argv, int depth, struct la_run_result *r)
+int la_run(char **argv, int depth, char *const *env, struct la_run_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	char *agent = agent_path();
@@ -120,7 +127,7 @@ int la_run(char **argv, int depth, struct la_run_result *r)
 		sigaction(SIGINT, &oldint, NULL);
 		sigaction(SIGQUIT, &oldquit, NULL);
 		close(fds[0]);
-		child(argv, agent, r->dir, depth, fds[1]);
+		child(argv, agent, r->dir, depth, env, fds[1]);
 	}
 	close(fds[1]);
 	int rc = 0;

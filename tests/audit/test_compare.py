@@ -8,6 +8,7 @@ them; while they are unclassified the table says so and the verdicts on
 definitely lost cannot agree. Exit status 0 agree, 1 differ, 2 error."""
 import json
 import re
+import subprocess
 from auditlib import *
 
 kinds = prog("audit-kinds")
@@ -175,6 +176,31 @@ rc, text, err = run(["compare", "--with=valgrind", "--", forks])
 check(re.search(r"left out: pid \d+ \(audit-forks\), a fork of pid \d+", text)
       and "a child started by exec: valgrind did not trace children" in text,
       "text: what was left out, and why", text + err)
+
+# like with like: valgrind (and a wrapper script such as Debian's) adds
+# variables to its client's environment, the agent's run adds its own; the
+# agent's run also reads /dev/null, as valgrind's does, whatever compare's
+# input is
+envleak = prog("audit-envleak")
+e = lacheck.clean_env()
+for k in ("LD_LIBRARY_PATH", "GLIBCXX_FORCE_NEW", "GLIBCPP_FORCE_NEW", "LEAKAGENT_OPTIONS"):
+    e.pop(k, None)
+p = subprocess.run([LEAKAGENT, "compare", "--format=json", "--with=valgrind", "--", envleak],
+                   input="input for nobody\n", capture_output=True, text=True, env=e, timeout=240)
+doc = json.loads(p.stdout) if p.stdout.startswith("{") else None
+r = rows(doc, "lose_per_variable")
+check(p.returncode == 0 and r and r[0]["category"] == "agree"
+      and r[0]["cells"]["agent"] == r[0]["cells"]["valgrind"],
+      "one block per environment variable: the same count in both runs", p.stdout + p.stderr)
+check(doc is not None and not rows(doc, "lose_if_input"),
+      "neither run reads compare's input", p.stdout + p.stderr)
+
+# a leak in a library unloaded before exit: memcheck keeps its symbols too
+rc, doc, out = compare(["--with=valgrind", "--", prog("audit-dlclosed")])
+r = rows(doc, "audit_lib_leak")
+check(rc == 0 and len(r) == 1 and r[0]["category"] == "agree"
+      and r[0]["cells"]["valgrind"] == {"definite": {"bytes": 48, "blocks": 1}},
+      "a block of a dlclose()d library: one row, agreed, in memcheck's symbols too", out)
 
 # usage errors: exit 2 and one error line
 for args, what in [(["compare"], "no program"), (["compare", "--with=nosuch", "--", kinds], "--with"),

@@ -1,7 +1,8 @@
 /* defsupp.c: a program with no leak of its own that dlopens, fails a dlopen
- * and a dlsym, and runs threads (one ending in pthread_exit, which loads
- * libgcc_s): with the default suppressions its report has no definitely or
- * possibly lost record, as memcheck's has none. With argument "leak", the
+ * and a dlsym, runs threads (one ending in pthread_exit, which loads
+ * libgcc_s) and sets environment variables (glibc keeps the strings it
+ * made in a tsearch tree): with the default suppressions its report has no
+ * definitely or possibly lost record, as memcheck's has none. With argument "leak", the
  * constructor of libdefsupp_mod.so calls back into the program, which keeps
  * its own malloc nowhere: that definitely lost record, made under dlopen,
  * stays reported. */
@@ -48,5 +49,11 @@ int main(int argc, char **argv)
 	pthread_create(&t[1], NULL, worker, (void *)1);
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);
+	char name[32];
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "DEFSUPP_VAR%d", i);
+		setenv(name, "value", 1);
+	}
+	setenv("DEFSUPP_VAR0", "other value", 1);
 	return 0;
 }

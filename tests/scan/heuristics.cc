@@ -4,7 +4,9 @@
  * start pointer would; the same offsets without the shape stay possibly
  * lost; from a possibly lost block they give possibly lost; and grouping
  * lost blocks is unchanged (a lost new[] array is definitely lost, what it
- * points to indirect). Checked against valgrind 3.19 memcheck. */
+ * points to indirect). stdstring needs the block to be exactly the header,
+ * the capacity and a NUL, and the length within the capacity. Checked
+ * against valgrind 3.19 memcheck. */
 // EXPECT: record R a 56 1 cookie_array
 // EXPECT: record R a 48 3 cookie_name
 // EXPECT: record D a 40 1 lost_cookie_array
@@ -15,6 +17,8 @@
 // EXPECT: record R m 64 1 stdstring
 // EXPECT: record P m 40 1 not_a_cookie
 // EXPECT: record P m 64 1 no_capacity
+// EXPECT: record P m 64 1 short_capacity
+// EXPECT: record P m 64 1 long_length
 // EXPECT: record P m 48 1 plain_struct
 // EXPECT: record P m 32 1 from_possible
 // EXPECT: record P a 40 1 from_possible_array
@@ -51,6 +55,8 @@ char *g_len64;           /* 8 past a block whose first word is its size - 8 */
 char *g_str;             /* 24 past a block shaped like an old COW string */
 char *g_not_cookie;      /* 8 past a block whose first word divides nothing */
 char *g_no_cap;          /* 24 past a block whose capacity word is 0 */
+char *g_short_cap;       /* 24 past a block bigger than its capacity needs */
+char *g_long_len;        /* 24 past a block whose length exceeds its capacity */
 char *g_plain;           /* 16 into a block of no particular shape */
 char *g_possible;        /* 16 into a block that points at the next two */
 void *g_keep;
@@ -112,6 +118,22 @@ __attribute__((noinline)) void no_capacity(void)
 	g_no_cap = (char *)(b + 3);
 }
 
+__attribute__((noinline)) void short_capacity(void)
+{
+	uint64_t *b = (uint64_t *)calloc(1, 64);
+	b[0] = 5;  /* length */
+	b[1] = 20; /* capacity: 24 + 20 + 1 is not 64 */
+	g_short_cap = (char *)(b + 3);
+}
+
+__attribute__((noinline)) void long_length(void)
+{
+	uint64_t *b = (uint64_t *)calloc(1, 64);
+	b[0] = 50; /* length above the capacity */
+	b[1] = 39;
+	g_long_len = (char *)(b + 3);
+}
+
 __attribute__((noinline)) void plain_struct(void)
 {
 	char *b = (char *)calloc(1, 48);
@@ -150,6 +172,8 @@ int main(void)
 	stdstring();
 	not_a_cookie();
 	no_capacity();
+	short_capacity();
+	long_length();
 	plain_struct();
 	from_possible();
 	scrub();
