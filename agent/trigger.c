@@ -100,9 +100,15 @@ static int is_fault(int sig, const siginfo_t *si)
 /* Inside the agent this thread may hold one of its locks, which the report
  * needs: finish the agent's work first (la_unguard calls la_fatal_resume).
  * A fault is different: the report is written (unless the fault is the
- * agent's own, which may hold its locks), the default action restored, and
- * the handler returns, so the instruction faults again and the program dies
- * of it with its own registers in the core, as without the agent. */
+ * agent's own, which may hold its locks), the default action restored, the
+ * same signal with the fault's siginfo queued to this thread, and the
+ * handler returns: the signal is delivered as it does, before the
+ * instruction runs again, and the program dies of it with its own
+ * registers and fault address in the core, as without the agent. Counting
+ * on the instruction to fault again is not enough: the report maps memory
+ * and the other threads run meanwhile, so a page a use-after-free read had
+ * found unmapped may be mapped again (the report's own mappings land in
+ * the hole a freed big block leaves), and the program went on. */
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
@@ -115,6 +121,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		memset(&dfl, 0, sizeof(dfl));
 		dfl.sa_handler = SIG_DFL;
 		real_sigaction(sig, &dfl, NULL);
+		siginfo_t again = *si; /* blocked until the handler returns */
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, &again);
 		errno = saved;
 		return;
 	}

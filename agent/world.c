@@ -458,6 +458,76 @@ void la_world_stop(struct la_world *w)
 	w->stop_ns = now_ns() - t0;
 }
 
+/* --- the program's signal waits ------------------------------------------
+ * sigwait, sigwaitinfo and sigtimedwait unblock their whole set for the
+ * wait, and a stop signal that arrives then is returned to the program as
+ * its own. /proc cannot tell such a thread reliably: on its CPU inside the
+ * wait it shows "running" and the reduced mask, between two waits it blocks
+ * everything, and a busy signal thread was sent the signal at one snapshot
+ * in two. So the program's waits leave the stop signal out of their set:
+ * it stays blocked, the stopper reads it in SigBlk and never sends it, and
+ * one already pending waits for our handler. Raw rt_sigtimedwait callers
+ * are only caught while they sleep (cannot_park). */
+static int stop_signal_now(void)
+{
+	int sig = (int)la_opt.stop_signal;
+	return sig < SIGRTMIN || sig > SIGRTMAX ? 40 : sig;
+}
+
+/* The set to wait on: set itself, or a copy in buf without the stop signal
+ * (unless that leaves nothing to wait for: the program uses our signal). */
+static const sigset_t *without_stop(const sigset_t *set, sigset_t *buf)
+{
+	int sig = stop_signal_now();
+	if (!set || !la_opt.scan || sigismember(set, sig) != 1)
+		return set;
+	*buf = *set;
+	sigdelset(buf, sig);
+	return sigisemptyset(buf) ? set : buf;
+}
+
+static void *next_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}
+
+static void *real_sigwait, *real_sigwaitinfo, *real_sigtimedwait;
+
+LA_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	sigset_t buf;
+	int (*f)(const sigset_t *, int *) = next_fn(&real_sigwait, "sigwait");
+	return f ? f(without_stop(set, &buf), sig) : ENOSYS;
+}
+
+LA_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	sigset_t buf;
+	int (*f)(const sigset_t *, siginfo_t *) = next_fn(&real_sigwaitinfo, "sigwaitinfo");
+	if (!f) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return f(without_stop(set, &buf), info);
+}
+
+LA_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	sigset_t buf;
+	int (*f)(const sigset_t *, siginfo_t *, const struct timespec *) =
+		next_fn(&real_sigtimedwait, "sigtimedwait");
+	if (!f) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return f(without_stop(set, &buf), info, ts);
+}
+
 void la_world_resume(struct la_world *w)
 {
 	int epoch = __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE);

@@ -326,6 +326,7 @@ if __name__ == '__main__':
      'abort': lambda: scenario_death('abort', -6),
      'segv': lambda: scenario_death('segv', -11),
      'fpe': lambda: scenario_death('fpe', -8),
+     'uaf': lambda: scenario_death('uaf', -11),
      'pipe': lambda: scenario_death('pipe', -13),
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

@@ -11,6 +11,9 @@
  *   segv           a null pointer read: report, death by SIGSEGV at the
  *                  same instruction
  *   fpe            an integer division by zero: report, death by SIGFPE
+ *   uaf            a read of a big block after free (glibc unmapped it):
+ *                  report, death by SIGSEGV, although the report maps
+ *                  memory that may land where the block was
  *   pipe           a write to a pipe nobody reads: report, death by SIGPIPE
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
  *                  deadlock, every report complete (checked by the caller) */
@@ -106,11 +109,18 @@ int main(int argc, char **argv)
 		_exit(5);
 	if (strcmp(mode, "abort") == 0)
 		abort();
-	if (strcmp(mode, "segv") == 0 || strcmp(mode, "fpe") == 0) {
+	if (strcmp(mode, "segv") == 0 || strcmp(mode, "fpe") == 0 || strcmp(mode, "uaf") == 0) {
 		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core);
 		if (mode[0] == 's')
 			return *null_ptr;
+		if (mode[0] == 'u') {
+			size_t n = (size_t)8 << 20;
+			char *volatile big = malloc(n);
+			memset(big, 1, n);
+			free(big);
+			return big[n / 2];
+		}
 		return divide(1, zero);
 	}
 	if (strcmp(mode, "pipe") == 0) {
