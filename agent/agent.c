@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -109,6 +110,7 @@ void la_init(void)
 			sched_yield(); /* another thread is starting the agent */
 		return;
 	}
+	int saved_errno = errno; /* started from a program's malloc: errno is its own */
 	la_guard++;
 	la_hooks_resolve();
 	la_options_parse(getenv("LEAKAGENT_OPTIONS"));
@@ -128,6 +130,7 @@ void la_init(void)
 	la_trigger_init();
 	la_writer_beacon();
 	la_guard--;
+	errno = saved_errno;
 	__atomic_store_n(&la_ready, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }

@@ -76,7 +76,8 @@ void la_exit_report(void)
 
 static void die(int sig)
 {
-	la_fatal_signal = sig;
+	if (getpid() == la_pid) /* not a vfork child, which shares our memory */
+		la_fatal_signal = sig;
 	la_exit_report();
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof(dfl));
@@ -114,7 +115,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (is_fault(sig, si)) {
 		int saved = errno;
-		la_fatal_signal = sig;
+		if (getpid() == la_pid)
+			la_fatal_signal = sig;
 		if (!la_guard)
 			la_exit_report();
 		struct sigaction dfl;

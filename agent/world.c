@@ -152,11 +152,16 @@ static int install(int sig)
  * No such frame (a fatal signal, a failed unwind): nothing changes. */
 static uintptr_t libc_exit;
 
-/* Looked up at start-up: a dlsym inside exit() would free the thread's
- * dlerror state (see la_scan_init). */
+static void *real_sigwait, *real_sigwaitinfo, *real_sigtimedwait;
+
+/* Looked up at start-up: a dlsym inside exit() or a program's sigwait would
+ * free the thread's dlerror state (see la_scan_init). */
 void la_world_init(void)
 {
 	libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
+	real_sigwait = dlsym(RTLD_NEXT, "sigwait");
+	real_sigwaitinfo = dlsym(RTLD_NEXT, "sigwaitinfo");
+	real_sigtimedwait = dlsym(RTLD_NEXT, "sigtimedwait");
 }
 
 static __attribute__((noinline)) void from_exit_entry(struct la_thread *t)
@@ -286,7 +291,7 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t siz
  * each report for the whole stop_timeout_ms. */
 static int cannot_park(pid_t tid, int sig)
 {
-	char buf[2048];
+	static LA_BIG char buf[16384]; /* status grows with Groups: (stops are serialized) */
 	if (read_task_file(tid, "syscall", buf, sizeof(buf)) > 0) {
 		long nr = 0;
 		const char *p = buf;
@@ -486,6 +491,8 @@ static const sigset_t *without_stop(const sigset_t *set, sigset_t *buf)
 	return sigisemptyset(buf) ? set : buf;
 }
 
+/* The next function, resolved by la_world_init; looked up here only when a
+ * constructor that ran before the agent's waits for a signal. */
 static void *next_fn(void **slot, const char *name)
 {
 	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -495,8 +502,6 @@ static void *next_fn(void **slot, const char *name)
 	}
 	return f;
 }
-
-static void *real_sigwait, *real_sigwaitinfo, *real_sigtimedwait;
 
 LA_EXPORT int sigwait(const sigset_t *set, int *sig)
 {

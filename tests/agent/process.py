@@ -208,6 +208,17 @@ def scenario_death(mode, status):
     expect(p.returncode == status and not reports, f'{mode} with the options off: {len(reports)} reports')
 
 
+def scenario_vforkdeath():
+    """A vfork child shares the parent's memory: its death by SIGTERM must
+    leave no mark in the parent's exit report."""
+    p, reports, prog = run_triggers('vforkdeath')
+    expect(p.returncode == 0, f'vforkdeath: status {p.returncode}: {p.stderr}')
+    expect(len(reports) == 1 and reports[0].trigger == 'exit' and reports[0].complete,
+           f'vforkdeath: reports {[r.trigger for r in reports]}', *reports)
+    expect(reports[0].fatal_signal == 0,
+           f'vforkdeath: the parent\'s report names signal {reports[0].fatal_signal}', reports[0])
+
+
 def scenario_burst():
     p, reports, prog = run_triggers('burst')
     expect(p.returncode == 0 and p.stdout == 'served\n', f'burst: exit {p.returncode}: {p.stderr}')
@@ -328,5 +339,6 @@ if __name__ == '__main__':
      'fpe': lambda: scenario_death('fpe', -8),
      'uaf': lambda: scenario_death('uaf', -11),
      'pipe': lambda: scenario_death('pipe', -13),
+     'vforkdeath': scenario_vforkdeath,
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

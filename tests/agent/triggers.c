@@ -15,6 +15,8 @@
  *                  report, death by SIGSEGV, although the report maps
  *                  memory that may land where the block was
  *   pipe           a write to a pipe nobody reads: report, death by SIGPIPE
+ *   vforkdeath     a vfork child (sharing our memory) dies of SIGTERM; the
+ *                  parent exits 0 and its report names no signal
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
  *                  deadlock, every report complete (checked by the caller) */
 #include <dirent.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +125,17 @@ int main(int argc, char **argv)
 			return big[n / 2];
 		}
 		return divide(1, zero);
+	}
+	if (strcmp(mode, "vforkdeath") == 0) {
+		pid_t child = vfork();
+		if (child == 0) {
+			raise(SIGTERM);
+			_exit(1);
+		}
+		int status = 0;
+		if (child < 0 || waitpid(child, &status, 0) != child || !WIFSIGNALED(status))
+			return 17;
+		return 0;
 	}
 	if (strcmp(mode, "pipe") == 0) {
 		int fd[2];

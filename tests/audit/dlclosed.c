@@ -11,6 +11,7 @@
 
 int main(int argc, char **argv)
 {
+	(void)argc;
 	char path[4096];
 	const char *slash = strrchr(argv[0], '/');
 	snprintf(path, sizeof(path), "%.*s/libaudit_lib.so", slash ? (int)(slash - argv[0]) : 1,
