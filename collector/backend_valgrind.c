@@ -396,8 +396,9 @@ int la_vg_read(const char *path, struct la_leakset *ls)
 	} else if (rc < 0) {
 		la_error(path,
 			 XML_GetErrorCode(ps.xp) == XML_ERROR_NO_ELEMENTS
-				 ? "valgrind stops writing when it is killed; a complete run ends with "
-				   "</valgrindoutput>"
+				 ? "valgrind stops writing when it is killed, and when the program runs "
+				   "another with exec unless --trace-children is given; a complete run "
+				   "ends with </valgrindoutput>"
 				 : NULL,
 			 "not valid XML: line %lu, column %lu: %s",
 			 (unsigned long)XML_GetCurrentLineNumber(ps.xp),
