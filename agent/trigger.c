@@ -30,6 +30,7 @@ static int *nptl_nthreads; /* glibc's count of threads (GLIBC_PRIVATE), or NULL 
 
 enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
 static unsigned char mode[NSIG];
+static unsigned char fatal_armed[NSIG]; /* a death report was armed at start */
 /* What the program asked for on signals the agent handles: sigaction and
  * signal answer with this view, and snapshot signals pass on to it. */
 static LA_BIG struct sigaction prog_act[NSIG];
@@ -242,7 +243,7 @@ void la_trigger_init(void)
 		struct sigaction cur;
 		if (mode[fatal[i]] == MODE_NONE && real_sigaction(fatal[i], NULL, &cur) == 0 &&
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
-			mode[fatal[i]] = MODE_FATAL;
+			mode[fatal[i]] = fatal_armed[fatal[i]] = MODE_FATAL;
 	}
 	for (int sig = 1; sig < NSIG; sig++)
 		if (mode[sig] != MODE_NONE)
@@ -262,10 +263,25 @@ void la_trigger_after_fork(void)
 
 /* --- the program's view of the signals the agent handles ---------------- */
 
+static int is_default(const struct sigaction *a)
+{
+	return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+}
+
 LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (!real_sigaction)
 		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	if (sig > 0 && sig < NSIG && mode[sig] == MODE_NONE && fatal_armed[sig] && act &&
+	    is_default(act)) {
+		/* the default action back (a crash handler restoring what it
+		 * found before it re-raises): the death report is armed again */
+		if (old && real_sigaction(sig, NULL, old) != 0)
+			return -1;
+		mode[sig] = MODE_FATAL;
+		install(sig, NULL);
+		return 0;
+	}
 	if (sig <= 0 || sig >= NSIG || mode[sig] == MODE_NONE)
 		return real_sigaction(sig, act, old);
 	if (old) {
@@ -278,8 +294,10 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	}
 	if (!act)
 		return 0;
-	if (mode[sig] == MODE_FATAL) { /* the program takes the signal over */
-		mode[sig] = MODE_NONE;
+	if (mode[sig] == MODE_FATAL) {
+		if (is_default(act))
+			return 0; /* the default action it has: the report stays armed */
+		mode[sig] = MODE_NONE; /* the program takes the signal over */
 		return real_sigaction(sig, act, NULL);
 	}
 	prog_act[sig] = *act;

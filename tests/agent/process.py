@@ -340,5 +340,7 @@ if __name__ == '__main__':
      'uaf': lambda: scenario_death('uaf', -11),
      'pipe': lambda: scenario_death('pipe', -13),
      'vforkdeath': scenario_vforkdeath,
+     'rearm': lambda: scenario_death('rearm', -11),
+     'dflterm': lambda: scenario_death('dflterm', -15),
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

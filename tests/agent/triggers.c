@@ -15,6 +15,11 @@
  *                  report, death by SIGSEGV, although the report maps
  *                  memory that may land where the block was
  *   pipe           a write to a pipe nobody reads: report, death by SIGPIPE
+ *   rearm          takes SIGSEGV over, then restores what it found (the
+ *                  default action, as crash handlers do before they
+ *                  re-raise), then crashes: report, death by SIGSEGV
+ *   dflterm        sets SIGTERM's default action explicitly, then gets
+ *                  SIGTERM: report, death by it
  *   vforkdeath     a vfork child (sharing our memory) dies of SIGTERM; the
  *                  parent exits 0 and its report names no signal
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
@@ -112,6 +117,21 @@ int main(int argc, char **argv)
 		_exit(5);
 	if (strcmp(mode, "abort") == 0)
 		abort();
+	if (strcmp(mode, "rearm") == 0) {
+		struct sigaction a, found;
+		memset(&a, 0, sizeof(a));
+		a.sa_handler = on_usr1;
+		if (sigaction(SIGSEGV, &a, &found) != 0 || found.sa_handler != SIG_DFL ||
+		    sigaction(SIGSEGV, &found, NULL) != 0)
+			return 18;
+		mode = "segv";
+	}
+	if (strcmp(mode, "dflterm") == 0) {
+		if (signal(SIGTERM, SIG_DFL) != SIG_DFL)
+			return 19;
+		kill(getpid(), SIGTERM);
+		pause();
+	}
 	if (strcmp(mode, "segv") == 0 || strcmp(mode, "fpe") == 0 || strcmp(mode, "uaf") == 0) {
 		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core);
