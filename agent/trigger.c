@@ -142,6 +142,13 @@ void la_fatal_resume(void)
 	die(sig);
 }
 
+int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real_sigaction)
+		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	return real_sigaction ? real_sigaction(sig, act, old) : -1;
+}
+
 static void install(int sig, const struct sigaction *like)
 {
 	struct sigaction a;
@@ -266,6 +273,8 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 {
 	if (!real_sigaction)
 		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	if (la_world_program_action(sig, act, old) == 0)
+		return 0; /* the stop signal, once its handler is in */
 	if (sig <= 0 || sig >= NSIG || mode[sig] == MODE_NONE)
 		return real_sigaction(sig, act, old);
 	if (old) {
