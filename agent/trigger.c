@@ -251,9 +251,20 @@ void la_trigger_init(void)
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
 			mode[fatal[i]] = MODE_FATAL;
 	}
-	for (int sig = 1; sig < NSIG; sig++)
-		if (mode[sig] != MODE_NONE)
-			install(sig, NULL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (mode[sig] == MODE_NONE)
+			continue;
+		/* A snapshot signal the program inherited ignored (or had set by an
+		 * earlier constructor) keeps that as the program's view. */
+		struct sigaction cur;
+		int kept = mode[sig] != MODE_FATAL && real_sigaction(sig, NULL, &cur) == 0 &&
+			   ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL);
+		if (kept) {
+			prog_act[sig] = cur;
+			prog_set[sig] = 1;
+		}
+		install(sig, kept ? &cur : NULL);
+	}
 	if (snapshots_on())
 		start_reporter();
 }
