@@ -1,8 +1,8 @@
 /* agent.c: the agent's lifecycle: start-up (options, output place, unwinder),
  * fork (our locks are held across it; the child starts a new generation of
  * blocks and reports under its own pid), the exit report (after every
- * destructor of the program and its libraries) and the public leakagent_rt_*
- * entry points of include/leakagent.h.
+ * destructor of the program and its libraries, or its at_quick_exit
+ * handlers) and the public leakagent_rt_* entry points of include/leakagent.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -93,6 +93,15 @@ static void exit_report(void *unused)
 
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 
+/* quick_exit runs the at_quick_exit handlers and then glibc's internal
+ * _exit, which our _exit never sees: registered first, at start-up, this
+ * handler runs after the program's. Like _exit, option report_on__exit. */
+static void quick_exit_report(void)
+{
+	if (la_opt.report_on__exit)
+		la_exit_report();
+}
+
 /* Library destructors run in _dl_fini, some after ours; an exit handler
  * registered now, with no DSO, runs after _dl_fini has finished them all. */
 __attribute__((destructor)) static void at_fini(void)
@@ -128,6 +137,7 @@ void la_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	la_modules_refresh();
 	la_trigger_init();
+	at_quick_exit(quick_exit_report);
 	la_writer_beacon();
 	la_guard--;
 	errno = saved_errno;

@@ -10,6 +10,7 @@
 #ifndef LA_AGENT_H
 #define LA_AGENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -348,6 +349,10 @@ void la_agent__exit(int status) __attribute__((noreturn));
 void la_world_stop(struct la_world *w);
 /* Releases the parked threads and waits (bounded) until they left the handler. */
 void la_world_resume(struct la_world *w);
+/* sigaction on the stop signal once our handler is in: reads and sets the
+ * program's action (which its own signals get) and returns 0; -1 for any
+ * other signal. */
+int la_world_program_action(int sig, const struct sigaction *act, struct sigaction *old);
 
 /* --- roots.c: registered root regions, the agent's own mappings ---------- */
 /* Agent mappings are never roots: la_map/la_unmap note them here (lock-free,
@@ -407,6 +412,8 @@ void la_exec_init(void); /* remembers LEAKAGENT_OPTIONS for children */
  * thread; again in a fork child (which has no reporter thread). */
 void la_trigger_init(void);
 void la_trigger_after_fork(void);
+/* libc's sigaction, past the agent's wrapper */
+int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
 extern volatile int la_fatal_signal; /* the signal the process is dying of, or 0 */
 void la_fatal_resume(void);     /* a fatal signal came while inside the agent */

@@ -143,6 +143,13 @@ void la_fatal_resume(void)
 	die(sig);
 }
 
+int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real_sigaction)
+		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	return real_sigaction ? real_sigaction(sig, act, old) : -1;
+}
+
 static void install(int sig, const struct sigaction *like)
 {
 	struct sigaction a;
@@ -245,9 +252,20 @@ void la_trigger_init(void)
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
 			mode[fatal[i]] = fatal_armed[fatal[i]] = MODE_FATAL;
 	}
-	for (int sig = 1; sig < NSIG; sig++)
-		if (mode[sig] != MODE_NONE)
-			install(sig, NULL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (mode[sig] == MODE_NONE)
+			continue;
+		/* A snapshot signal the program inherited ignored (or had set by an
+		 * earlier constructor) keeps that as the program's view. */
+		struct sigaction cur;
+		int kept = mode[sig] != MODE_FATAL && real_sigaction(sig, NULL, &cur) == 0 &&
+			   ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_DFL);
+		if (kept) {
+			prog_act[sig] = cur;
+			prog_set[sig] = 1;
+		}
+		install(sig, kept ? &cur : NULL);
+	}
 	if (snapshots_on())
 		start_reporter();
 }
@@ -272,6 +290,8 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 {
 	if (!real_sigaction)
 		real_sigaction = dlsym(RTLD_NEXT, "sigaction");
+	if (la_world_program_action(sig, act, old) == 0)
+		return 0; /* the stop signal, once its handler is in */
 	if (sig > 0 && sig < NSIG && mode[sig] == MODE_NONE && fatal_armed[sig] && act &&
 	    is_default(act)) {
 		/* the default action back (a crash handler restoring what it

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -34,7 +35,11 @@ static volatile int release_word; /* set to the epoch to release it */
 static volatile int parked_count; /* futex the stopper waits on */
 static volatile int inside;       /* handlers between entry and exit */
 static int installed_sig;
-static struct sigaction prev_action;
+/* The program's action for the stop signal, which it sees and gets: what it
+ * had when the handler went in, then what it sets (sigaction and signal
+ * come here once the handler is installed, so a program that resets every
+ * disposition never puts SIG_DFL under the next stop). */
+static struct sigaction prog_action;
 
 static long futex(volatile int *w, int op, int val, const struct timespec *ts)
 {
@@ -86,28 +91,28 @@ static void save_context(struct la_thread *t, const ucontext_t *uc)
 	t->nregs = n;
 }
 
-static void handler(int sig, siginfo_t *si, void *ctx)
+/* The agent's stop signals carry this in si_errno (rt_tgsigqueueinfo sends
+ * the siginfo as given): a program's own sigqueue(getpid(), 40, small value)
+ * looks like ours by code, pid and value alone, and would be swallowed. */
+#define STOP_TAG 0x4c41
+
+static int is_ours(const siginfo_t *si)
 {
-	int saved = errno;
+	return si->si_code == SI_QUEUE && si->si_errno == STOP_TAG && si->si_pid == getpid() &&
+	       (unsigned)(uintptr_t)si->si_value.sival_ptr < LA_MAX_THREADS;
+}
+
+/* Saves the thread's context into its slot and waits for the release; returns
+ * at once for a stop that is over. Signal context (or the program's wait). */
+static void park(const siginfo_t *si, const ucontext_t *ctx)
+{
 	int epoch = (int)((uintptr_t)si->si_value.sival_ptr >> 32);
 	unsigned idx = (unsigned)(uintptr_t)si->si_value.sival_ptr;
 
-	if (si->si_code != SI_QUEUE || si->si_pid != getpid() || idx >= LA_MAX_THREADS) {
-		/* not ours: hand it to whoever had the signal before us */
-		if (prev_action.sa_flags & SA_SIGINFO) {
-			if (prev_action.sa_sigaction)
-				prev_action.sa_sigaction(sig, si, ctx);
-		} else if (prev_action.sa_handler != SIG_DFL && prev_action.sa_handler != SIG_IGN) {
-			prev_action.sa_handler(sig);
-		}
-		errno = saved;
-		return;
-	}
 	__atomic_fetch_add(&inside, 1, __ATOMIC_ACQ_REL);
 	if (epoch != __atomic_load_n(&stop_epoch, __ATOMIC_ACQUIRE) ||
 	    __atomic_load_n(&release_word, __ATOMIC_ACQUIRE) == epoch) {
 		__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
-		errno = saved;
 		return; /* a stop that is over */
 	}
 	struct la_thread *t = &slots[idx];
@@ -120,6 +125,54 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 		futex(&release_word, FUTEX_WAIT_PRIVATE, release_word, NULL);
 	__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
 	futex(&inside, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+/* A stop signal that is not ours gets what the program asked for (its
+ * handler with its own mask and flags, SIG_IGN, or the default action,
+ * which for a real-time signal ends the process), as without the agent. */
+static void forward(int sig, siginfo_t *si, void *ctx)
+{
+	struct sigaction a = prog_action;
+	int info = (a.sa_flags & SA_SIGINFO) != 0;
+	if (!info && a.sa_handler == SIG_IGN)
+		return;
+	if (info ? !a.sa_sigaction : a.sa_handler == SIG_DFL) {
+		struct sigaction dfl;
+		sigset_t s;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		la_trigger_real_sigaction(sig, &dfl, NULL);
+		installed_sig = 0;
+		sigemptyset(&s);
+		sigaddset(&s, sig);
+		pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+		syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+		return; /* blocked by a sigprocmask race: it stays pending, as it would */
+	}
+	if (a.sa_flags & SA_RESETHAND) {
+		memset(&prog_action, 0, sizeof(prog_action));
+		prog_action.sa_handler = SIG_DFL;
+	}
+	sigset_t m = ((const ucontext_t *)ctx)->uc_sigmask;
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&a.sa_mask, s) == 1)
+			sigaddset(&m, s);
+	if (!(a.sa_flags & SA_NODEFER))
+		sigaddset(&m, sig);
+	pthread_sigmask(SIG_SETMASK, &m, NULL); /* sigreturn restores the thread's own */
+	if (info)
+		a.sa_sigaction(sig, si, ctx);
+	else
+		a.sa_handler(sig);
+}
+
+static void handler(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+	if (is_ours(si))
+		park(si, ctx);
+	else
+		forward(sig, si, ctx);
 	errno = saved;
 }
 
@@ -134,9 +187,20 @@ static int install(int sig)
 	sa.sa_sigaction = handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask); /* nothing else runs on a parked thread */
-	if (sigaction(sig, &sa, installed_sig ? NULL : &prev_action) < 0)
+	if (la_trigger_real_sigaction(sig, &sa, installed_sig ? NULL : &prog_action) < 0)
 		return -1;
-	installed_sig = sig;
+	__atomic_store_n(&installed_sig, sig, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int la_world_program_action(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig <= 0 || sig != __atomic_load_n(&installed_sig, __ATOMIC_ACQUIRE))
+		return -1;
+	if (old)
+		*old = prog_action;
+	if (act)
+		prog_action = *act;
 	return 0;
 }
 
@@ -152,15 +216,13 @@ static int install(int sig)
  * No such frame (a fatal signal, a failed unwind): nothing changes. */
 static uintptr_t libc_exit;
 
-static void *real_sigwait, *real_sigwaitinfo, *real_sigtimedwait;
+static void *real_sigtimedwait;
 
 /* Looked up at start-up: a dlsym inside exit() or a program's sigwait would
  * free the thread's dlerror state (see la_scan_init). */
 void la_world_init(void)
 {
 	libc_exit = (uintptr_t)dlsym(RTLD_NEXT, "exit");
-	real_sigwait = dlsym(RTLD_NEXT, "sigwait");
-	real_sigwaitinfo = dlsym(RTLD_NEXT, "sigwaitinfo");
 	real_sigtimedwait = dlsym(RTLD_NEXT, "sigtimedwait");
 }
 
@@ -423,6 +485,7 @@ void la_world_stop(struct la_world *w)
 			memset(&si, 0, sizeof(si));
 			si.si_signo = sig;
 			si.si_code = SI_QUEUE;
+			si.si_errno = STOP_TAG;
 			si.si_pid = pid;
 			si.si_uid = getuid();
 			si.si_value.sival_ptr = (void *)((uintptr_t)(unsigned)epoch << 32 | w->n);
@@ -465,30 +528,19 @@ void la_world_stop(struct la_world *w)
 
 /* --- the program's signal waits ------------------------------------------
  * sigwait, sigwaitinfo and sigtimedwait unblock their whole set for the
- * wait, and a stop signal that arrives then is returned to the program as
- * its own. /proc cannot tell such a thread reliably: on its CPU inside the
- * wait it shows "running" and the reduced mask, between two waits it blocks
- * everything, and a busy signal thread was sent the signal at one snapshot
- * in two. So the program's waits leave the stop signal out of their set:
- * it stays blocked, the stopper reads it in SigBlk and never sends it, and
- * one already pending waits for our handler. Raw rt_sigtimedwait callers
- * are only caught while they sleep (cannot_park). */
+ * wait, and a stop signal that arrives then is returned by the wait instead
+ * of running our handler. /proc cannot tell such a thread reliably (on its
+ * CPU inside the wait it shows "running" and the reduced mask), so it may be
+ * sent the signal. The set stays the program's own (the program may wait
+ * for signal 40 itself, from a timer or a sigqueue), and the wrappers take
+ * our signal out of the stream: one of ours parks the thread right there
+ * (or is dropped, its stop over) and the wait goes on with the time left;
+ * any other is the program's. Raw rt_sigtimedwait callers are only caught
+ * while they sleep (cannot_park). */
 static int stop_signal_now(void)
 {
 	int sig = (int)la_opt.stop_signal;
 	return sig < SIGRTMIN || sig > SIGRTMAX ? 40 : sig;
-}
-
-/* The set to wait on: set itself, or a copy in buf without the stop signal
- * (unless that leaves nothing to wait for: the program uses our signal). */
-static const sigset_t *without_stop(const sigset_t *set, sigset_t *buf)
-{
-	int sig = stop_signal_now();
-	if (!set || !la_opt.scan || sigismember(set, sig) != 1)
-		return set;
-	*buf = *set;
-	sigdelset(buf, sig);
-	return sigisemptyset(buf) ? set : buf;
 }
 
 /* The next function, resolved by la_world_init; looked up here only when a
@@ -503,34 +555,71 @@ static void *next_fn(void **slot, const char *name)
 	return f;
 }
 
-LA_EXPORT int sigwait(const sigset_t *set, int *sig)
+/* Parks the calling thread for a stop signal its wait took: its context as
+ * a handler would have had it, every signal blocked meanwhile. */
+static __attribute__((noinline)) void park_here(const siginfo_t *si)
 {
-	sigset_t buf;
-	int (*f)(const sigset_t *, int *) = next_fn(&real_sigwait, "sigwait");
-	return f ? f(without_stop(set, &buf), sig) : ENOSYS;
+	ucontext_t uc;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (getcontext(&uc) == 0)
+		park(si, &uc);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-LA_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+/* sigtimedwait without our stop signals; ts NULL waits for ever. */
+static int wait_program(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
-	sigset_t buf;
-	int (*f)(const sigset_t *, siginfo_t *) = next_fn(&real_sigwaitinfo, "sigwaitinfo");
-	if (!f) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return f(without_stop(set, &buf), info);
-}
-
-LA_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
-{
-	sigset_t buf;
 	int (*f)(const sigset_t *, siginfo_t *, const struct timespec *) =
 		next_fn(&real_sigtimedwait, "sigtimedwait");
 	if (!f) {
 		errno = ENOSYS;
 		return -1;
 	}
-	return f(without_stop(set, &buf), info, ts);
+	siginfo_t own;
+	siginfo_t *si = info ? info : &own;
+	struct timespec left;
+	uint64_t end = 0;
+	if (ts) {
+		left = *ts;
+		if (ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000)
+			end = now_ns() + (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+	}
+	for (;;) {
+		int r = f(set, si, ts ? &left : NULL);
+		if (r != stop_signal_now() || !is_ours(si))
+			return r;
+		park_here(si);
+		if (ts && end) { /* the time left, zero once over: a last poll */
+			uint64_t t = now_ns();
+			uint64_t d = t < end ? end - t : 0;
+			left.tv_sec = (time_t)(d / 1000000000u);
+			left.tv_nsec = (long)(d % 1000000000u);
+		}
+	}
+}
+
+LA_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+	do /* as glibc's: sigwait never fails with EINTR */
+		r = wait_program(set, NULL, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
+LA_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return wait_program(set, info, NULL);
+}
+
+LA_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	return wait_program(set, info, ts);
 }
 
 void la_world_resume(struct la_world *w)
