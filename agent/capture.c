@@ -5,7 +5,8 @@
  * over the kernel's signal frames itself (a handler on a small alternate
  * stack has no room for libunwind). Any other frame the walker does not
  * fully understand sends the whole capture to unw_backtrace, so stacks stay
- * what libunwind would give.
+ * what libunwind would give; libunwind reads memory through read_word here,
+ * never through its pipe among the program's descriptors.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY

@@ -2,7 +2,9 @@
  * ptrace: each gets a real-time signal whose handler saves its registers and
  * parks on a futex. Runs on the reporting thread while it holds all table
  * locks: no malloc, no stdio, no lock that a parked thread might hold; the
- * thread list comes from /proc/self/task through raw getdents64.
+ * thread list comes from /proc/self/task through raw getdents64. It also
+ * keeps that signal out of the program's way: the program's own action for
+ * it, and sigwait and its kin, which must never hand ours to the program.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
