@@ -88,6 +88,11 @@ void la_warn(const char *first, ...) __attribute__((sentinel));
 size_t la_strlcpy(char *dst, const char *src, size_t cap);
 size_t la_fmt_hex(char *buf, uint64_t v); /* no NUL; returns length */
 size_t la_fmt_dec(char *buf, uint64_t v);
+/* The numeric entries of a /proc directory (tasks, descriptors), read with
+ * raw getdents64 (opendir would malloc): the first max into out; returns
+ * how many there are, -1 when it cannot be read. *self (if not NULL) gets
+ * the descriptor the listing used, itself an entry of /proc/self/fd. */
+int la_proc_numbers(const char *path, int *out, int max, int *self);
 /* A lock usable in hooks and across fork, with no allocation: one exchange
  * to take it, one plain store to drop it (about 20 cycles uncontended). */
 typedef struct { int v; } la_lock_t;
@@ -414,6 +419,8 @@ void la_trigger_init(void);
 void la_trigger_after_fork(void);
 /* libc's sigaction, past the agent's wrapper */
 int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Restores sig's default action and raises it on this thread, unblocked. */
+void la_trigger_reraise(int sig);
 void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */
 extern volatile int la_fatal_signal; /* the signal the process is dying of, or 0 */
 void la_fatal_resume(void);     /* a fatal signal came while inside the agent */

@@ -787,30 +787,13 @@ static int read_word(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int 
  * unknown (no /proc, more than max). */
 static int list_fds(int *out, int max)
 {
-	char buf[4096];
-	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
-	if (dir < 0)
+	int self = -1, n = la_proc_numbers("/proc/self/fd", out, max + 1, &self), k = 0;
+	if (n < 0 || n > max + 1)
 		return -1;
-	for (long got; (got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0;) {
-		for (long off = 0; off < got;) {
-			unsigned short reclen;
-			memcpy(&reclen, buf + off + 16, sizeof(reclen));
-			const char *name = buf + off + 19;
-			int fd = 0, digits = 0;
-			for (; *name >= '0' && *name <= '9'; name++, digits++)
-				fd = fd * 10 + (*name - '0');
-			if (digits && !*name && fd != dir) {
-				if (n == max) {
-					close(dir);
-					return -1;
-				}
-				out[n++] = fd;
-			}
-			off += reclen;
-		}
-	}
-	close(dir);
-	return n;
+	for (int i = 0; i < n; i++)
+		if (out[i] != self)
+			out[k++] = out[i];
+	return k;
 }
 
 /* libunwind's pipe end: non-blocking and close-on-exec, as it opens them. */
@@ -825,7 +808,7 @@ static int unwind_pipe_end(int fd, const struct stat *st)
  * pipe opened as libunwind opens it. */
 static void unwind_start(void)
 {
-	int before[64], after[66], fresh[2], nfresh = 0;
+	int before[65], after[67], fresh[2], nfresh = 0; /* one more: the listing's own */
 	int nb = list_fds(before, 64);
 	unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space); /* starts libunwind */
 	if (acc)

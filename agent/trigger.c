@@ -75,20 +75,36 @@ void la_exit_report(void)
 		la_report("exit", 0);
 }
 
-static void die(int sig)
+/* The exit report of a process dying of sig. */
+static void report_death(int sig)
 {
 	if (getpid() == la_pid) /* not a vfork child, which shares our memory */
 		la_fatal_signal = sig;
 	la_exit_report();
+}
+
+static void set_default(int sig)
+{
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	real_sigaction(sig, &dfl, NULL);
+}
+
+void la_trigger_reraise(int sig)
+{
+	set_default(sig);
 	sigset_t s;
 	sigemptyset(&s);
 	sigaddset(&s, sig);
 	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+}
+
+static void die(int sig)
+{
+	report_death(sig);
+	la_trigger_reraise(sig);
 }
 
 /* A fault the kernel raised at an instruction (a bad address, a division by
@@ -116,14 +132,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (is_fault(sig, si)) {
 		int saved = errno;
-		if (getpid() == la_pid)
-			la_fatal_signal = sig;
 		if (!la_guard)
-			la_exit_report();
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		real_sigaction(sig, &dfl, NULL);
+			report_death(sig);
+		set_default(sig);
 		siginfo_t again = *si; /* blocked until the handler returns */
 		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, &again);
 		errno = saved;

@@ -4,9 +4,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,34 @@ void *la_remap(void *p, size_t old_size, size_t size)
 	la_roots_forget_map(p, old_size);
 	la_roots_note_map(q, size);
 	return q;
+}
+
+int la_proc_numbers(const char *path, int *out, int max, int *self)
+{
+	char buf[4096];
+	int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+	if (dir < 0)
+		return -1;
+	if (self)
+		*self = dir;
+	for (long got; (got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0;) {
+		for (long off = 0; off < got;) {
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof(reclen));
+			const char *name = buf + off + 19;
+			int v = 0, digits = 0;
+			for (; *name >= '0' && *name <= '9'; name++, digits++)
+				v = v * 10 + (*name - '0');
+			if (digits && !*name) {
+				if (n < max)
+					out[n] = v;
+				n++;
+			}
+			off += reclen;
+		}
+	}
+	close(dir);
+	return n;
 }
 
 void la_unmap(void *p, size_t size)

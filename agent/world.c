@@ -139,17 +139,9 @@ static void forward(int sig, siginfo_t *si, void *ctx)
 	if (!info && a.sa_handler == SIG_IGN)
 		return;
 	if (info ? !a.sa_sigaction : a.sa_handler == SIG_DFL) {
-		struct sigaction dfl;
-		sigset_t s;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		la_trigger_real_sigaction(sig, &dfl, NULL);
 		installed_sig = 0;
-		sigemptyset(&s);
-		sigaddset(&s, sig);
-		pthread_sigmask(SIG_UNBLOCK, &s, NULL);
-		syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
-		return; /* blocked by a sigprocmask race: it stays pending, as it would */
+		la_trigger_reraise(sig); /* blocked by a sigprocmask race: it stays pending, as it would */
+		return;
 	}
 	if (a.sa_flags & SA_RESETHAND) {
 		memset(&prog_action, 0, sizeof(prog_action));
@@ -291,40 +283,17 @@ void la_world_capture_self(int at_exit)
 
 /* Reads the thread ids of /proc/self/task with raw getdents64 (opendir
  * would malloc). Returns how many fit in out, or -1. */
-static int list_tasks(pid_t *out, int max)
+static int list_tasks(int *out, int max)
 {
-	char buf[8192];
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int n = 0;
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (got <= 0)
-			break;
-		for (long off = 0; off < got;) {
-			const char *rec = buf + off;
-			unsigned short reclen;
-			memcpy(&reclen, rec + 16, sizeof(reclen));
-			const char *name = rec + 19;
-			long v = 0;
-			int ok = name[0] != 0;
-			for (const char *c = name; *c; c++) {
-				if (*c < '0' || *c > '9') {
-					ok = 0;
-					break;
-				}
-				v = v * 10 + (*c - '0');
-			}
-			/* The agent's reporter thread holds no program pointers and,
-			 * reports being serialized, is idle: not part of the world. */
-			if (ok && n < max && (pid_t)v != la_reporter_tid)
-				out[n++] = (pid_t)v;
-			off += reclen;
-		}
-	}
-	close(fd);
-	return n;
+	int n = la_proc_numbers("/proc/self/task", out, max, NULL), k = 0;
+	if (n > max)
+		n = max;
+	/* The agent's reporter thread holds no program pointers and, reports
+	 * being serialized, is idle: not part of the world. */
+	for (int i = 0; i < n; i++)
+		if (out[i] != la_reporter_tid)
+			out[k++] = out[i];
+	return n < 0 ? -1 : k;
 }
 
 /* Reads /proc/self/task/TID/NAME into buf, NUL-terminated; returns its
@@ -345,6 +314,14 @@ static ssize_t read_task_file(pid_t tid, const char *name, char *buf, size_t siz
 		return -1;
 	buf[n] = 0;
 	return n;
+}
+
+/* Reads lowercase hex digits at p into *v; returns where they end. */
+static const char *hex_digits(const char *p, uint64_t *v)
+{
+	for (*v = 0; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+		*v = *v << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	return p;
 }
 
 /* 1 when the thread cannot take sig now: it blocks it (its status's SigBlk
@@ -372,9 +349,8 @@ static int cannot_park(pid_t tid, int sig)
 	p += 9;
 	while (*p == ' ' || *p == '\t')
 		p++;
-	uint64_t mask = 0;
-	for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-		mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	uint64_t mask;
+	hex_digits(p, &mask);
 	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
 }
 
@@ -399,14 +375,9 @@ static uintptr_t blocked_sp(pid_t tid)
 	}
 	if (nf < 3 || f[nf - 2][0] != '0' || f[nf - 2][1] != 'x')
 		return 0;
-	uintptr_t v = 0;
-	for (const char *p = f[nf - 2] + 2; *p && *p != ' ' && *p != '\n'; p++) {
-		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-		if (d < 0)
-			return 0;
-		v = v * 16 + (uintptr_t)d;
-	}
-	return v;
+	uint64_t v;
+	const char *end = hex_digits(f[nf - 2] + 2, &v);
+	return *end && *end != ' ' && *end != '\n' ? 0 : (uintptr_t)v;
 }
 
 static int known(const struct la_world *w, pid_t tid)
@@ -438,7 +409,7 @@ static void wait_parked(const struct la_world *w, uint64_t deadline)
 void la_world_stop(struct la_world *w)
 {
 	static int epoch_counter;
-	static LA_BIG pid_t tids[LA_MAX_THREADS];
+	static LA_BIG int tids[LA_MAX_THREADS];
 	int sig = (int)la_opt.stop_signal;
 	pid_t pid = getpid();
 
@@ -539,12 +510,6 @@ void la_world_stop(struct la_world *w)
  * (or is dropped, its stop over) and the wait goes on with the time left;
  * any other is the program's. Raw rt_sigtimedwait callers are only caught
  * while they sleep (cannot_park). */
-static int stop_signal_now(void)
-{
-	int sig = (int)la_opt.stop_signal;
-	return sig < SIGRTMIN || sig > SIGRTMAX ? 40 : sig;
-}
-
 /* The next function, resolved by la_world_init; looked up here only when a
  * constructor that ran before the agent's waits for a signal. */
 static void *next_fn(void **slot, const char *name)
@@ -590,7 +555,7 @@ static int wait_program(const sigset_t *set, siginfo_t *info, const struct times
 	}
 	for (;;) {
 		int r = f(set, si, ts ? &left : NULL);
-		if (r != stop_signal_now() || !is_ours(si))
+		if (r != __atomic_load_n(&installed_sig, __ATOMIC_ACQUIRE) || !is_ours(si))
 			return r;
 		park_here(si);
 		if (ts && end) { /* the time left, zero once over: a last poll */
