@@ -486,6 +486,8 @@ static pthread_key_t mine_key;
 static int mine_key_ok;
 static la_lock_t spare_lock;
 static struct memos *spare;
+static struct memos *unused; /* the rest of the latest mapping, untouched */
+static int unused_left;
 
 static void memos_give_back(void *p)
 {
@@ -511,10 +513,14 @@ static struct memos *__attribute__((noinline)) memos_take(void)
 	struct memos *s = spare;
 	if (s) {
 		spare = s->next;
-	} else if ((s = la_map(MEMOS_PER_MAP * sizeof(*s))) != NULL) {
-		for (int i = 1; i < MEMOS_PER_MAP; i++) {
-			s[i].next = spare;
-			spare = &s[i];
+	} else {
+		/* handed out one by one, so a program with one thread never
+		 * touches the pages of the other fifteen */
+		if (!unused_left && (unused = la_map(MEMOS_PER_MAP * sizeof(*s))) != NULL)
+			unused_left = MEMOS_PER_MAP;
+		if (unused_left) {
+			s = unused++;
+			unused_left--;
 		}
 	}
 	la_unlock(&spare_lock);
