@@ -28,7 +28,10 @@ static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static void (*real__exit)(int) __attribute__((noreturn));
 static int *nptl_nthreads; /* glibc's count of threads (GLIBC_PRIVATE), or NULL */
 
-enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL };
+/* MODE_ONESHOT: the program's handler, set with SA_RESETHAND, on a signal
+ * whose death report was armed; the agent does the reset itself, arming
+ * the report again, so the death its handler then causes has its report */
+enum { MODE_NONE, MODE_FULL, MODE_DELTA, MODE_FATAL, MODE_ONESHOT };
 static unsigned char mode[NSIG];
 static unsigned char fatal_armed[NSIG]; /* a death report was armed at start */
 /* What the program asked for on signals the agent handles: sigaction and
@@ -81,6 +84,26 @@ static void report_death(int sig)
 	if (getpid() == la_pid) /* not a vfork child, which shares our memory */
 		la_fatal_signal = sig;
 	la_exit_report();
+}
+
+static void install(int sig, const struct sigaction *like);
+
+/* What SA_RESETHAND does on delivery, but to the death report, not to
+ * the bare default action; then the program's handler. A handler that
+ * raises the signal again (node, crash handlers) or a later one then
+ * meets on_fatal, as it would have met the default action. */
+static void on_oneshot(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction a = prog_act[sig];
+	int saved = errno;
+	prog_set[sig] = 0;
+	mode[sig] = MODE_FATAL;
+	install(sig, NULL);
+	errno = saved;
+	if (a.sa_flags & SA_SIGINFO)
+		a.sa_sigaction(sig, si, uc);
+	else
+		a.sa_handler(sig);
 }
 
 static void set_default(int sig)
@@ -173,7 +196,7 @@ static void install(int sig, const struct sigaction *like)
 		a.sa_flags = SA_RESTART;
 	}
 	a.sa_flags |= SA_SIGINFO;
-	a.sa_sigaction = mode[sig] == MODE_FATAL ? on_fatal : on_snapshot;
+	a.sa_sigaction = mode[sig] == MODE_FATAL ? on_fatal : mode[sig] == MODE_ONESHOT ? on_oneshot : on_snapshot;
 	real_sigaction(sig, &a, NULL);
 }
 
@@ -297,6 +320,12 @@ static int is_default(const struct sigaction *a)
 	return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
 }
 
+static int is_oneshot(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_RESETHAND) &&
+	       ((a->sa_flags & SA_SIGINFO) || (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN));
+}
+
 LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (!real_sigaction)
@@ -304,13 +333,19 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	if (la_world_program_action(sig, act, old) == 0)
 		return 0; /* the stop signal, once its handler is in */
 	if (sig > 0 && sig < NSIG && mode[sig] == MODE_NONE && fatal_armed[sig] && act &&
-	    is_default(act)) {
+	    (is_default(act) || is_oneshot(act))) {
 		/* the default action back (a crash handler restoring what it
-		 * found before it re-raises): the death report is armed again */
+		 * found before it re-raises): the death report is armed again;
+		 * the same for a handler SA_RESETHAND would bring it back for */
 		if (old && real_sigaction(sig, NULL, old) != 0)
 			return -1;
 		mode[sig] = MODE_FATAL;
-		install(sig, NULL);
+		if (is_oneshot(act)) {
+			prog_act[sig] = *act;
+			prog_set[sig] = 1;
+			mode[sig] = MODE_ONESHOT;
+		}
+		install(sig, is_oneshot(act) ? act : NULL);
 		return 0;
 	}
 	if (sig <= 0 || sig >= NSIG || mode[sig] == MODE_NONE)
@@ -325,9 +360,20 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	}
 	if (!act)
 		return 0;
-	if (mode[sig] == MODE_FATAL) {
-		if (is_default(act))
-			return 0; /* the default action it has: the report stays armed */
+	if (mode[sig] == MODE_FATAL || mode[sig] == MODE_ONESHOT) {
+		prog_set[sig] = 0;
+		if (is_default(act)) { /* the report stays armed */
+			mode[sig] = MODE_FATAL;
+			install(sig, NULL);
+			return 0;
+		}
+		if (is_oneshot(act)) {
+			prog_act[sig] = *act;
+			prog_set[sig] = 1;
+			mode[sig] = MODE_ONESHOT;
+			install(sig, act);
+			return 0;
+		}
 		mode[sig] = MODE_NONE; /* the program takes the signal over */
 		return real_sigaction(sig, act, NULL);
 	}

@@ -342,5 +342,7 @@ if __name__ == '__main__':
      'vforkdeath': scenario_vforkdeath,
      'rearm': lambda: scenario_death('rearm', -11),
      'dflterm': lambda: scenario_death('dflterm', -15),
+     'oneshot': lambda: scenario_death('oneshot', -15),
+     'oneshot-twice': lambda: scenario_death('oneshot-twice', -15),
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

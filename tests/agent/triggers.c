@@ -20,6 +20,11 @@
  *                  re-raise), then crashes: report, death by SIGSEGV
  *   dflterm        sets SIGTERM's default action explicitly, then gets
  *                  SIGTERM: report, death by it
+ *   oneshot        a SIGTERM handler set with SA_RESETHAND (node's way)
+ *                  that finds the default action back in place, says so
+ *                  and raises SIGTERM again: report, death by it
+ *   oneshot-twice  the same handler returns instead; the second SIGTERM
+ *                  meets the default action: report, death by it
  *   vforkdeath     a vfork child (sharing our memory) dies of SIGTERM; the
  *                  parent exits 0 and its report names no signal
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
@@ -74,6 +79,17 @@ static void on_usr1(int sig)
 	handled++;
 }
 
+/* SA_RESETHAND put the default action back before this runs. */
+static void on_term_once(int sig)
+{
+	struct sigaction now;
+	if (sigaction(sig, NULL, &now) != 0 || now.sa_handler != SIG_DFL || (now.sa_flags & SA_SIGINFO))
+		_exit(21);
+	handled++;
+	if (handled == 1 && stop == 0)
+		raise(sig); /* pending until the handler returns */
+}
+
 static void *churn(void *arg)
 {
 	while (!stop) {
@@ -125,6 +141,21 @@ int main(int argc, char **argv)
 		    sigaction(SIGSEGV, &found, NULL) != 0)
 			return 18;
 		mode = "segv";
+	}
+	if (strncmp(mode, "oneshot", 7) == 0) {
+		struct sigaction a, old;
+		memset(&a, 0, sizeof(a));
+		a.sa_handler = on_term_once;
+		a.sa_flags = SA_RESETHAND;
+		stop = mode[7] != 0; /* oneshot-twice: the handler only counts */
+		if (sigaction(SIGTERM, &a, NULL) != 0 || sigaction(SIGTERM, NULL, &old) != 0 ||
+		    old.sa_handler != on_term_once || !(old.sa_flags & SA_RESETHAND))
+			return 20;
+		kill(getpid(), SIGTERM);
+		if (handled != 1)
+			return 22;
+		kill(getpid(), SIGTERM);
+		pause();
 	}
 	if (strcmp(mode, "dflterm") == 0) {
 		if (signal(SIGTERM, SIG_DFL) != SIG_DFL)
