@@ -81,6 +81,8 @@ void la_options_print_help(int fd);
 /* mmap-backed memory; returns NULL on failure. Sizes are rounded to pages. */
 void *la_map(size_t size);
 void la_unmap(void *p, size_t size);
+/* Backs the whole pages of a fresh range with written memory at once. */
+void la_prefault(void *p, size_t size);
 /* Resizes a la_map mapping, contents kept, maybe moved; NULL: p untouched. */
 void *la_remap(void *p, size_t old_size, size_t size);
 /* One line "leakagent: <msg>\n" on fd 2 (a vararg list of strings, NULL-ended). */

@@ -158,6 +158,7 @@ static struct slot *regrow_locked(struct shard *sh, size_t cap)
 	ns = la_remap(sh->slots, bytes, cap * sizeof(*ns));
 	if (ns) {
 		memset(ns, 0, bytes); /* the added part comes zeroed */
+		la_prefault((char *)ns + bytes, cap * sizeof(*ns) - bytes);
 		place_all(ns, cap, scratch, n);
 	}
 out:
@@ -174,6 +175,7 @@ static int grow_locked(struct shard *sh)
 	} else {
 		ns = la_map(cap * sizeof(*ns));
 		if (ns) {
+			la_prefault(ns, cap * sizeof(*ns));
 			place_all(ns, cap, sh->slots, sh->cap);
 			la_unmap(sh->slots, sh->cap * sizeof(*ns));
 		}

@@ -62,6 +62,22 @@ int la_proc_numbers(const char *path, int *out, int max, int *self)
 	return n;
 }
 
+/* Backs [p, p + size) of a fresh mapping with written pages in one call.
+ * Memory that is read before it is written (a hash array probed, then
+ * filled) otherwise faults twice a page: the read maps the shared zero
+ * page, the write faults again to replace it. */
+void la_prefault(void *p, size_t size)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+	uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + size) & ~(uintptr_t)4095;
+	if (hi <= lo || madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0)
+		return;
+	for (uintptr_t a = lo; a < hi; a += 4096) /* older kernels: one write fault a page */
+		*(volatile char *)a = 0;
+}
+
 void la_unmap(void *p, size_t size)
 {
 	if (p) {
