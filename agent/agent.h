@@ -360,6 +360,9 @@ void la_world_resume(struct la_world *w);
  * program's action (which its own signals get) and returns 0; -1 for any
  * other signal. */
 int la_world_program_action(int sig, const struct sigaction *act, struct sigaction *old);
+/* The stop signal's part of la_trigger_exec_begin and _end. */
+void la_world_exec_begin(void);
+void la_world_exec_end(void);
 
 /* --- roots.c: registered root regions, the agent's own mappings ---------- */
 /* Agent mappings are never roots: la_map/la_unmap note them here (lock-free,
@@ -421,6 +424,11 @@ void la_trigger_init(void);
 void la_trigger_after_fork(void);
 /* libc's sigaction, past the agent's wrapper */
 int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Around exec and posix_spawn: signals the program ignores, but whose
+ * handler is the agent's, ignored for real, so what it starts inherits
+ * them ignored; then the agent's handlers again. */
+void la_trigger_exec_begin(void);
+void la_trigger_exec_end(void);
 /* Restores sig's default action and raises it on this thread, unblocked. */
 void la_trigger_reraise(int sig);
 void la_exit_report(void);      /* once per process: exit, _exit, fatal signal */

@@ -2,14 +2,18 @@
  * started with the program's own environment inherits LD_PRELOAD anyway; one
  * started with an explicit environment (execve, execle, execvpe, fexecve,
  * posix_spawn[p]) gets LD_PRELOAD and LEAKAGENT_OPTIONS added when they are
- * missing, unless follow_children is off. Runs in the program's thread, just
+ * missing, unless follow_children is off. Every way of starting a program
+ * (also execv[p], execl[p], system, popen) passes on the signals the program
+ * ignores (la_trigger_exec_begin). Runs in the program's thread, just
  * before it replaces itself (perhaps in a vfork child): nothing is allocated.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -105,38 +109,97 @@ static char *const *env_build(char *const *envp, char *buf)
 
 #define NEXT(type, name) ((type)dlsym(RTLD_NEXT, name))
 
+/* The call, with the signals the program ignores ignored for real around
+ * it (see la_trigger_exec_begin); errno is the call's. */
+#define AROUND_EXEC(call)                  \
+	do {                               \
+		la_trigger_exec_begin();   \
+		int rc_ = (call);          \
+		int errno_ = errno;        \
+		la_trigger_exec_end();     \
+		errno = errno_;            \
+		return rc_;                \
+	} while (0)
+
+typedef int (*exec_fn)(const char *, char *const *, char *const *);
+
 LA_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	return NEXT(int (*)(const char *, char *const *, char *const *), "execve")(path, argv, env);
+	AROUND_EXEC(NEXT(exec_fn, "execve")(path, argv, env));
 }
 
 LA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	return NEXT(int (*)(const char *, char *const *, char *const *), "execvpe")(file, argv, env);
+	AROUND_EXEC(NEXT(exec_fn, "execvpe")(file, argv, env));
 }
 
 LA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	return NEXT(int (*)(int, char *const *, char *const *), "fexecve")(fd, argv, env);
+	AROUND_EXEC(NEXT(int (*)(int, char *const *, char *const *), "fexecve")(fd, argv, env));
+}
+
+/* Children that inherit the program's environment: only the signals. */
+LA_EXPORT int execv(const char *path, char *const argv[])
+{
+	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), "execv")(path, argv));
+}
+
+LA_EXPORT int execvp(const char *file, char *const argv[])
+{
+	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), "execvp")(file, argv));
+}
+
+LA_EXPORT int system(const char *command)
+{
+	AROUND_EXEC(NEXT(int (*)(const char *), "system")(command));
+}
+
+LA_EXPORT FILE *popen(const char *command, const char *type)
+{
+	la_trigger_exec_begin();
+	FILE *f = NEXT(FILE * (*)(const char *, const char *), "popen")(command, type);
+	int saved = errno;
+	la_trigger_exec_end();
+	errno = saved;
+	return f;
+}
+
+/* The argument list of execl, execlp and execle up to its NULL, as an argv
+ * on the caller's stack; ap is left open after the NULL. */
+#define ARGV_FROM_LIST(arg, argv)                                       \
+	va_list ap;                                                     \
+	size_t n_ = 1;                                                  \
+	va_start(ap, arg);                                              \
+	while (va_arg(ap, const char *))                                \
+		n_++;                                                   \
+	va_end(ap);                                                     \
+	const char *argv[n_ + 1];                                       \
+	argv[0] = arg;                                                  \
+	va_start(ap, arg);                                              \
+	for (size_t i_ = 1; i_ <= n_; i_++)                             \
+		argv[i_] = va_arg(ap, const char *)
+
+LA_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap);
+	return execv(path, (char *const *)argv);
+}
+
+LA_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap);
+	return execvp(file, (char *const *)argv);
 }
 
 /* execle's environment follows the argument list's NULL. */
 LA_EXPORT int execle(const char *path, const char *arg, ...)
 {
-	va_list ap;
-	size_t n = 1;
-	va_start(ap, arg);
-	while (va_arg(ap, const char *))
-		n++;
-	va_end(ap);
-	const char *argv[n + 1];
-	argv[0] = arg;
-	va_start(ap, arg);
-	for (size_t i = 1; i <= n; i++)
-		argv[i] = va_arg(ap, const char *);
+	ARGV_FROM_LIST(arg, argv);
 	char *const *envp = va_arg(ap, char *const *);
 	va_end(ap);
 	return execve(path, (char *const *)argv, envp);
@@ -149,12 +212,12 @@ LA_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	return NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, env);
+	AROUND_EXEC(NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, env));
 }
 
 LA_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	return NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, env);
+	AROUND_EXEC(NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, env));
 }

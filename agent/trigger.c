@@ -252,6 +252,38 @@ static void start_reporter(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* exec resets a handled signal to the default action and keeps an ignored
+ * one ignored. Where the agent's handler stands in for a program's SIG_IGN,
+ * what the program starts would get the default action, and die of a
+ * signal it was meant to ignore. Around exec and posix_spawn (whose child
+ * resets handled signals too) those signals are ignored for real; an agent
+ * snapshot asked for meanwhile is lost, the program sees what it asked. */
+static int ignored_by_program(int sig)
+{
+	return (mode[sig] == MODE_FULL || mode[sig] == MODE_DELTA) && prog_set[sig] &&
+	       !(prog_act[sig].sa_flags & SA_SIGINFO) && prog_act[sig].sa_handler == SIG_IGN;
+}
+
+void la_trigger_exec_begin(void)
+{
+	struct sigaction ign;
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	for (int sig = 1; real_sigaction && sig < NSIG; sig++)
+		if (ignored_by_program(sig))
+			real_sigaction(sig, &ign, NULL);
+	la_world_exec_begin();
+}
+
+/* The exec failed, or posix_spawn returned: the agent's handlers again. */
+void la_trigger_exec_end(void)
+{
+	for (int sig = 1; real_sigaction && sig < NSIG; sig++)
+		if (ignored_by_program(sig))
+			install(sig, &prog_act[sig]);
+	la_world_exec_end();
+}
+
 static int snapshots_on(void)
 {
 	return mode[la_opt.signal_full] == MODE_FULL || mode[la_opt.signal_delta] == MODE_DELTA;

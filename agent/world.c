@@ -170,21 +170,49 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 	errno = saved;
 }
 
+static int set_handler(int sig, struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask); /* nothing else runs on a parked thread */
+	return la_trigger_real_sigaction(sig, &sa, old);
+}
+
 /* Installed once and kept: a signal still pending from an earlier stop must
  * find our handler, not the default action (which would kill the process). */
 static int install(int sig)
 {
 	if (installed_sig == sig)
 		return 0;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = handler;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigfillset(&sa.sa_mask); /* nothing else runs on a parked thread */
-	if (la_trigger_real_sigaction(sig, &sa, installed_sig ? NULL : &prog_action) < 0)
+	if (set_handler(sig, installed_sig ? NULL : &prog_action) < 0)
 		return -1;
 	__atomic_store_n(&installed_sig, sig, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* The stop signal's part of la_trigger_exec_begin/_end: a program that
+ * ignores it passes that on to what it starts. */
+static int program_ignores_stop(void)
+{
+	return installed_sig && !(prog_action.sa_flags & SA_SIGINFO) && prog_action.sa_handler == SIG_IGN;
+}
+
+void la_world_exec_begin(void)
+{
+	if (program_ignores_stop()) {
+		struct sigaction ign;
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		la_trigger_real_sigaction(installed_sig, &ign, NULL);
+	}
+}
+
+void la_world_exec_end(void)
+{
+	if (program_ignores_stop())
+		set_handler(installed_sig, NULL);
 }
 
 int la_world_program_action(int sig, const struct sigaction *act, struct sigaction *old)
