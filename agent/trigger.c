@@ -352,10 +352,11 @@ static int is_default(const struct sigaction *a)
 	return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
 }
 
+/* A handler the kernel would reset on delivery (the handler's union
+ * member holds SIG_DFL or SIG_IGN whatever SA_SIGINFO says). */
 static int is_oneshot(const struct sigaction *a)
 {
-	return (a->sa_flags & SA_RESETHAND) &&
-	       ((a->sa_flags & SA_SIGINFO) || (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN));
+	return (a->sa_flags & SA_RESETHAND) && a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
 }
 
 LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
