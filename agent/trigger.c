@@ -39,6 +39,32 @@ static unsigned char fatal_armed[NSIG]; /* a death report was armed at start */
 static LA_BIG struct sigaction prog_act[NSIG];
 static volatile int prog_set[NSIG];
 
+/* The handler's union member holds SIG_DFL or SIG_IGN whatever SA_SIGINFO
+ * says: the kernel reads it so. */
+static int is_default(const struct sigaction *a)
+{
+	return a->sa_handler == SIG_DFL;
+}
+
+static int is_handler(const struct sigaction *a)
+{
+	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
+
+/* A handler the kernel would reset to the default action on delivery. */
+static int is_oneshot(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_RESETHAND) && is_handler(a);
+}
+
+static void call_handler(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+{
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, si, uc);
+	else
+		a->sa_handler(sig);
+}
+
 static int wake;                 /* futex word, bumped on every request */
 static int named;                /* futex word: the reporter has named itself */
 static int want_full, want_delta; /* requests not yet served */
@@ -60,12 +86,11 @@ static void on_snapshot(int sig, siginfo_t *si, void *uc)
 	if (!prog_set[sig])
 		return;
 	struct sigaction a = prog_act[sig];
+	if (!is_handler(&a))
+		return;
 	if (a.sa_flags & SA_RESETHAND)
 		prog_act[sig].sa_handler = SIG_DFL;
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, si, uc);
-	else if (a.sa_handler != SIG_DFL && a.sa_handler != SIG_IGN)
-		a.sa_handler(sig);
+	call_handler(&a, sig, si, uc);
 }
 
 /* The exit report, once per process, whoever asks first (exit, _exit, a
@@ -74,6 +99,9 @@ void la_exit_report(void)
 {
 	if (!la_opt.report_at_exit || getpid() != la_pid)
 		return; /* a vfork child shares our memory: it is not the process we track */
+	if (la_guard)
+		return; /* _exit from a handler that interrupted the agent, which may
+			 * hold a lock the report needs: no report, no hang */
 	if (__atomic_exchange_n(&exit_reported, 1, __ATOMIC_ACQ_REL) == 0)
 		la_report("exit", 0);
 }
@@ -84,26 +112,6 @@ static void report_death(int sig)
 	if (getpid() == la_pid) /* not a vfork child, which shares our memory */
 		la_fatal_signal = sig;
 	la_exit_report();
-}
-
-static void install(int sig, const struct sigaction *like);
-
-/* What SA_RESETHAND does on delivery, but to the death report, not to
- * the bare default action; then the program's handler. A handler that
- * raises the signal again (node, crash handlers) or a later one then
- * meets on_fatal, as it would have met the default action. */
-static void on_oneshot(int sig, siginfo_t *si, void *uc)
-{
-	struct sigaction a = prog_act[sig];
-	int saved = errno;
-	prog_set[sig] = 0;
-	mode[sig] = MODE_FATAL;
-	install(sig, NULL);
-	errno = saved;
-	if (a.sa_flags & SA_SIGINFO)
-		a.sa_sigaction(sig, si, uc);
-	else
-		a.sa_handler(sig);
 }
 
 static void set_default(int sig)
@@ -168,6 +176,38 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	die(sig);
+}
+
+static void install(int sig, const struct sigaction *like);
+
+/* What SA_RESETHAND does on delivery, but to the death report, not to
+ * the bare default action; then the program's handler. A handler that
+ * raises the signal again (node, crash handlers) or a later one then
+ * meets on_fatal, as it would have met the default action. */
+static unsigned char oneshot_taken[NSIG]; /* the one delivery happened */
+
+static void on_oneshot(int sig, siginfo_t *si, void *uc)
+{
+	if (__atomic_exchange_n(&oneshot_taken[sig], 1, __ATOMIC_ACQ_REL)) {
+		/* a second thread got it before the first reset it: it meets
+		 * what the kernel would have put back by now */
+		on_fatal(sig, si, uc);
+		return;
+	}
+	struct sigaction a = prog_act[sig];
+	int saved = errno;
+	prog_set[sig] = 0;
+	if (la_guard) {
+		/* inside the agent, a death would wait for it (la_pending_fatal)
+		 * while the handler's raise returned: the bare reset, no report */
+		mode[sig] = MODE_NONE;
+		set_default(sig);
+	} else {
+		mode[sig] = MODE_FATAL;
+		install(sig, NULL);
+	}
+	errno = saved;
+	call_handler(&a, sig, si, uc);
 }
 
 void la_fatal_resume(void)
@@ -256,32 +296,72 @@ static void start_reporter(void)
  * one ignored. Where the agent's handler stands in for a program's SIG_IGN,
  * what the program starts would get the default action, and die of a
  * signal it was meant to ignore. Around exec and posix_spawn (whose child
- * resets handled signals too) those signals are ignored for real; an agent
- * snapshot asked for meanwhile is lost, the program sees what it asked. */
+ * resets handled signals too) those signals are ignored for real, from the
+ * first such call that begins to the last that ends, so that concurrent
+ * calls do not put the handlers back under each other; an agent snapshot
+ * asked for meanwhile is lost, the program sees what it asked. */
+static la_lock_t exec_lock;
+static int exec_depth; /* calls inside the window */
+
 static int ignored_by_program(int sig)
 {
 	return (mode[sig] == MODE_FULL || mode[sig] == MODE_DELTA) && prog_set[sig] &&
-	       !(prog_act[sig].sa_flags & SA_SIGINFO) && prog_act[sig].sa_handler == SIG_IGN;
+	       prog_act[sig].sa_handler == SIG_IGN;
 }
 
-void la_trigger_exec_begin(void)
+static void ignore_for_real(int sig)
 {
 	struct sigaction ign;
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
-	for (int sig = 1; real_sigaction && sig < NSIG; sig++)
-		if (ignored_by_program(sig))
-			real_sigaction(sig, &ign, NULL);
-	la_world_exec_begin();
+	real_sigaction(sig, &ign, NULL);
 }
 
-/* The exec failed, or posix_spawn returned: the agent's handlers again. */
+/* begin: SIG_IGN for real; end: the agent's handlers back */
+static void exec_window(int begin)
+{
+	for (int sig = 1; real_sigaction && sig < NSIG; sig++) {
+		if (!ignored_by_program(sig))
+			continue;
+		if (begin)
+			ignore_for_real(sig);
+		else
+			install(sig, &prog_act[sig]);
+	}
+	if (begin)
+		la_world_exec_begin();
+	else
+		la_world_exec_end();
+}
+
+/* The lock is taken with every signal blocked: a handler that execs must
+ * not wait for its own thread. A vfork child shares our memory but has
+ * its own dispositions: it changes those and leaves the count alone. */
+static void exec_edge(int begin)
+{
+	if (getpid() != la_pid) {
+		exec_window(begin);
+		return;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	la_lock(&exec_lock);
+	if (begin ? exec_depth++ == 0 : --exec_depth == 0)
+		exec_window(begin);
+	la_unlock(&exec_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void la_trigger_exec_begin(void)
+{
+	exec_edge(1);
+}
+
+/* The exec failed, or posix_spawn returned. */
 void la_trigger_exec_end(void)
 {
-	for (int sig = 1; real_sigaction && sig < NSIG; sig++)
-		if (ignored_by_program(sig))
-			install(sig, &prog_act[sig]);
-	la_world_exec_end();
+	exec_edge(0);
 }
 
 static int snapshots_on(void)
@@ -339,6 +419,11 @@ void la_trigger_init(void)
 void la_trigger_after_fork(void)
 {
 	la_pid = getpid();
+	la_lock_init(&exec_lock);
+	if (exec_depth) { /* forked inside another thread's window */
+		exec_depth = 0;
+		exec_window(0);
+	}
 	exit_reported = 0;
 	want_full = want_delta = 0;
 	if (snapshots_on())
@@ -347,17 +432,6 @@ void la_trigger_after_fork(void)
 
 /* --- the program's view of the signals the agent handles ---------------- */
 
-static int is_default(const struct sigaction *a)
-{
-	return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
-}
-
-/* A handler the kernel would reset on delivery (the handler's union
- * member holds SIG_DFL or SIG_IGN whatever SA_SIGINFO says). */
-static int is_oneshot(const struct sigaction *a)
-{
-	return (a->sa_flags & SA_RESETHAND) && a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
-}
 
 LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -376,6 +450,7 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		if (is_oneshot(act)) {
 			prog_act[sig] = *act;
 			prog_set[sig] = 1;
+			oneshot_taken[sig] = 0;
 			mode[sig] = MODE_ONESHOT;
 		}
 		install(sig, is_oneshot(act) ? act : NULL);
@@ -403,6 +478,7 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		if (is_oneshot(act)) {
 			prog_act[sig] = *act;
 			prog_set[sig] = 1;
+			oneshot_taken[sig] = 0;
 			mode[sig] = MODE_ONESHOT;
 			install(sig, act);
 			return 0;
@@ -412,7 +488,10 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	}
 	prog_act[sig] = *act;
 	prog_set[sig] = 1;
-	install(sig, act);
+	if (__atomic_load_n(&exec_depth, __ATOMIC_ACQUIRE) && ignored_by_program(sig))
+		ignore_for_real(sig); /* inside the exec window */
+	else
+		install(sig, act);
 	return 0;
 }
 

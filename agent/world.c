@@ -136,9 +136,9 @@ static void forward(int sig, siginfo_t *si, void *ctx)
 {
 	struct sigaction a = prog_action;
 	int info = (a.sa_flags & SA_SIGINFO) != 0;
-	if (!info && a.sa_handler == SIG_IGN)
+	if (a.sa_handler == SIG_IGN) /* the union's value, whatever SA_SIGINFO says */
 		return;
-	if (info ? !a.sa_sigaction : a.sa_handler == SIG_DFL) {
+	if (a.sa_handler == SIG_DFL) {
 		installed_sig = 0;
 		la_trigger_reraise(sig); /* blocked by a sigprocmask race: it stays pending, as it would */
 		return;
@@ -196,7 +196,7 @@ static int install(int sig)
  * ignores it passes that on to what it starts. */
 static int program_ignores_stop(void)
 {
-	return installed_sig && !(prog_action.sa_flags & SA_SIGINFO) && prog_action.sa_handler == SIG_IGN;
+	return installed_sig && prog_action.sa_handler == SIG_IGN;
 }
 
 void la_world_exec_begin(void)

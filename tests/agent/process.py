@@ -219,6 +219,11 @@ def scenario_vforkdeath():
            f'vforkdeath: the parent\'s report names signal {reports[0].fatal_signal}', reports[0])
 
 
+def scenario_in_hook():
+    p, _, _ = run_triggers('in-hook')
+    expect(p.returncode == 0, f'in-hook: exit {p.returncode}: {p.stdout} {p.stderr}')
+
+
 def scenario_burst():
     p, reports, prog = run_triggers('burst')
     expect(p.returncode == 0 and p.stdout == 'served\n', f'burst: exit {p.returncode}: {p.stderr}')
@@ -332,6 +337,7 @@ if __name__ == '__main__':
      'readme': scenario_readme,
      'snapshot': lambda: scenario_snapshot('snapshot'),
      'chained': lambda: scenario_snapshot('chained'),
+     'ignored': lambda: scenario_snapshot('ignored'),
      'term': lambda: scenario_death('term', -15),
      'exit5': lambda: scenario_death('exit5', 5),
      'abort': lambda: scenario_death('abort', -6),
@@ -344,5 +350,6 @@ if __name__ == '__main__':
      'dflterm': lambda: scenario_death('dflterm', -15),
      'oneshot': lambda: scenario_death('oneshot', -15),
      'oneshot-twice': lambda: scenario_death('oneshot-twice', -15),
+     'in-hook': scenario_in_hook,
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

@@ -5,6 +5,10 @@
  *   chained DIR    installs its own SIGUSR1 handler first: the handler runs
  *                  and the snapshot is still written; sigaction and signal
  *                  report the program's own handlers back
+ *   ignored DIR    ignores SIGUSR1 with SA_SIGINFO and SA_RESETHAND set (the
+ *                  handler field still says SIG_IGN): the snapshot is
+ *                  written, nothing else happens, and the action the
+ *                  program sees is still SIG_IGN after the delivery
  *   term           SIGTERM with the default action: report, then death by it
  *   exit5          _exit(5): report, status 5
  *   abort          abort(): report, death by SIGABRT
@@ -25,6 +29,12 @@
  *                  and raises SIGTERM again: report, death by it
  *   oneshot-twice  the same handler returns instead; the second SIGTERM
  *                  meets the default action: report, death by it
+ *   in-hook        children busy in malloc/free get SIGTERM, so the handler
+ *                  mostly runs inside the agent: one that calls _exit
+ *                  exits (the report needed a lock its thread held: it
+ *                  hung), one set with SA_RESETHAND|SA_NODEFER that raises
+ *                  SIGTERM dies of it (its raise returned); no report
+ *                  is promised for either
  *   vforkdeath     a vfork child (sharing our memory) dies of SIGTERM; the
  *                  parent exits 0 and its report names no signal
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
@@ -90,6 +100,52 @@ static void on_term_once(int sig)
 		raise(sig); /* pending until the handler returns */
 }
 
+static void exit42(int sig)
+{
+	(void)sig;
+	_exit(42);
+}
+
+static void reraise_then_exit(int sig)
+{
+	raise(sig); /* SA_NODEFER, and the default action back: death here */
+	_exit(43);
+}
+
+/* Ten children per handler; returns how many did not end as expected. */
+static int in_hook(void (*h)(int), int flags, int want_status, int want_signal)
+{
+	int bad = 0;
+	for (int i = 0; i < 10; i++) {
+		pid_t c = fork();
+		if (c == 0) {
+			struct sigaction a;
+			memset(&a, 0, sizeof(a));
+			a.sa_handler = h;
+			a.sa_flags = flags;
+			sigaction(SIGTERM, &a, NULL);
+			for (;;) { /* volatile: the pair must not be optimized away */
+				void *volatile p = malloc(64);
+				free(p);
+			}
+		}
+		usleep(20000);
+		kill(c, SIGTERM);
+		int st = 0, waited = 0;
+		while (waitpid(c, &st, WNOHANG) == 0 && waited++ < 500)
+			usleep(10000);
+		if (waited > 500) { /* hung */
+			kill(c, SIGKILL);
+			waitpid(c, &st, 0);
+			bad++;
+		} else if (want_signal ? !WIFSIGNALED(st) || WTERMSIG(st) != want_signal
+				       : !WIFEXITED(st) || WEXITSTATUS(st) != want_status) {
+			bad++;
+		}
+	}
+	return bad;
+}
+
 static void *churn(void *arg)
 {
 	while (!stop) {
@@ -107,7 +163,13 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "";
 	const char *dir = argc > 2 ? argv[2] : ".";
 	before();
-	if (strcmp(mode, "snapshot") == 0 || strcmp(mode, "chained") == 0) {
+	if (strcmp(mode, "snapshot") == 0 || strcmp(mode, "chained") == 0 || strcmp(mode, "ignored") == 0) {
+		struct sigaction ign, now;
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		ign.sa_flags = SA_SIGINFO | SA_RESETHAND;
+		if (mode[0] == 'i' && sigaction(SIGUSR1, &ign, NULL) != 0)
+			return 14;
 		if (mode[0] == 'c') {
 			struct sigaction a, old;
 			memset(&a, 0, sizeof(a));
@@ -122,6 +184,8 @@ int main(int argc, char **argv)
 			return 12;
 		if (mode[0] == 'c' && handled != 1)
 			return 13;
+		if (mode[0] == 'i' && (sigaction(SIGUSR1, NULL, &now) != 0 || now.sa_handler != SIG_IGN))
+			return 15;
 		after();
 		return 0;
 	}
@@ -176,6 +240,13 @@ int main(int argc, char **argv)
 			return big[n / 2];
 		}
 		return divide(1, zero);
+	}
+	if (strcmp(mode, "in-hook") == 0) {
+		int hung = in_hook(exit42, 0, 42, 0);
+		int lived = in_hook(reraise_then_exit, SA_RESETHAND | SA_NODEFER, 0, SIGTERM);
+		printf("_exit in a handler: %d of 10 not exit 42; raise in a one-shot handler: %d of 10 not dead of SIGTERM\n",
+		       hung, lived);
+		return hung || lived ? 16 : 0;
 	}
 	if (strcmp(mode, "vforkdeath") == 0) {
 		pid_t child = vfork();
