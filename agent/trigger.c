@@ -495,18 +495,37 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	return 0;
 }
 
-LA_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+static sighandler_t set_handler(int sig, sighandler_t handler, int flags)
 {
 	struct sigaction a, old;
 	memset(&a, 0, sizeof(a));
 	a.sa_handler = handler;
-	a.sa_flags = SA_RESTART; /* glibc's signal() has BSD semantics */
+	a.sa_flags = flags;
 	sigemptyset(&a.sa_mask);
 	if (sigaction(sig, &a, &old) < 0)
 		return SIG_ERR;
-	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void (*)(void))old.sa_sigaction
-					 : old.sa_handler;
+	return old.sa_handler; /* the union: sa_sigaction's value too */
 }
+
+/* glibc's signal() and bsd_signal() have BSD semantics */
+LA_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	return set_handler(sig, handler, SA_RESTART);
+}
+
+LA_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+	return set_handler(sig, handler, SA_RESTART);
+}
+
+/* System V semantics: what signal() is in a program built with a strict
+ * standard (-std=c11: glibc maps it to __sysv_signal) */
+LA_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	return set_handler(sig, handler, SA_RESETHAND | SA_NODEFER);
+}
+
+LA_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) __attribute__((alias("sysv_signal")));
 
 LA_EXPORT void _exit(int status)
 {
