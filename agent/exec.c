@@ -22,8 +22,23 @@
 static LA_BIG char saved_options[4096];
 static int have_options;
 
+/* The functions wrapped here, found at start-up: a dlsym at exec time is
+ * not async-signal-safe (a crash handler may exec) and frees the thread's
+ * pending dlerror message. */
+enum { R_EXECVE, R_EXECVPE, R_FEXECVE, R_EXECV, R_EXECVP, R_SYSTEM, R_POPEN, R_SPAWN, R_SPAWNP, R_COUNT };
+static const char *const real_names[R_COUNT] = { "execve", "execvpe", "fexecve", "execv", "execvp",
+	"system", "popen", "posix_spawn", "posix_spawnp" };
+static void *real_fns[R_COUNT];
+
+static void *real_fn(int i)
+{
+	return real_fns[i] ? real_fns[i] : dlsym(RTLD_NEXT, real_names[i]);
+}
+
 void la_exec_init(void)
 {
+	for (int i = 0; i < R_COUNT; i++)
+		real_fns[i] = dlsym(RTLD_NEXT, real_names[i]);
 	const char *o = getenv("LEAKAGENT_OPTIONS");
 	if (o) {
 		la_strlcpy(saved_options, o, sizeof(saved_options));
@@ -107,7 +122,7 @@ static char *const *env_build(char *const *envp, char *buf)
 	char name##_buf[name##_bytes ? name##_bytes : 1] __attribute__((aligned(8)));  \
 	char *const *name = name##_bytes ? env_build(envp, name##_buf) : (envp)
 
-#define NEXT(type, name) ((type)dlsym(RTLD_NEXT, name))
+#define NEXT(type, i) ((type)real_fn(i))
 
 /* The call, with the signals the program ignores ignored for real around
  * it (see la_trigger_exec_begin); errno is the call's. */
@@ -126,41 +141,41 @@ typedef int (*exec_fn)(const char *, char *const *, char *const *);
 LA_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	AROUND_EXEC(NEXT(exec_fn, "execve")(path, argv, env));
+	AROUND_EXEC(NEXT(exec_fn, R_EXECVE)(path, argv, env));
 }
 
 LA_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	AROUND_EXEC(NEXT(exec_fn, "execvpe")(file, argv, env));
+	AROUND_EXEC(NEXT(exec_fn, R_EXECVPE)(file, argv, env));
 }
 
 LA_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	AROUND_EXEC(NEXT(int (*)(int, char *const *, char *const *), "fexecve")(fd, argv, env));
+	AROUND_EXEC(NEXT(int (*)(int, char *const *, char *const *), R_FEXECVE)(fd, argv, env));
 }
 
 /* Children that inherit the program's environment: only the signals. */
 LA_EXPORT int execv(const char *path, char *const argv[])
 {
-	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), "execv")(path, argv));
+	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), R_EXECV)(path, argv));
 }
 
 LA_EXPORT int execvp(const char *file, char *const argv[])
 {
-	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), "execvp")(file, argv));
+	AROUND_EXEC(NEXT(int (*)(const char *, char *const *), R_EXECVP)(file, argv));
 }
 
 LA_EXPORT int system(const char *command)
 {
-	AROUND_EXEC(NEXT(int (*)(const char *), "system")(command));
+	AROUND_EXEC(NEXT(int (*)(const char *), R_SYSTEM)(command));
 }
 
 LA_EXPORT FILE *popen(const char *command, const char *type)
 {
 	la_trigger_exec_begin();
-	FILE *f = NEXT(FILE * (*)(const char *, const char *), "popen")(command, type);
+	FILE *f = NEXT(FILE * (*)(const char *, const char *), R_POPEN)(command, type);
 	int saved = errno;
 	la_trigger_exec_end();
 	errno = saved;
@@ -212,12 +227,12 @@ LA_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	AROUND_EXEC(NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, env));
+	AROUND_EXEC(NEXT(spawn_fn, R_SPAWN)(pid, path, fa, attr, argv, env));
 }
 
 LA_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	WITH_AGENT(envp, env);
-	AROUND_EXEC(NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, env));
+	AROUND_EXEC(NEXT(spawn_fn, R_SPAWNP)(pid, file, fa, attr, argv, env));
 }
