@@ -527,6 +527,31 @@ LA_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
 
 LA_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) __attribute__((alias("sysv_signal")));
 
+LA_EXPORT int sigignore(int sig)
+{
+	return set_handler(sig, SIG_IGN, 0) == SIG_ERR ? -1 : 0;
+}
+
+/* System V's sigset: SIG_HOLD blocks the signal, anything else sets it
+ * (no flags) and unblocks it; the answer is SIG_HOLD when the signal was
+ * blocked, the action before otherwise. */
+LA_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
+{
+	sigset_t one, before;
+	struct sigaction old;
+	if (sigemptyset(&one) < 0 || sigaddset(&one, sig) < 0)
+		return SIG_ERR;
+	if (disp == SIG_HOLD) {
+		if (pthread_sigmask(SIG_BLOCK, &one, &before) != 0 || sigaction(sig, NULL, &old) < 0)
+			return SIG_ERR;
+		return sigismember(&before, sig) ? SIG_HOLD : old.sa_handler;
+	}
+	sighandler_t prev = set_handler(sig, disp, 0);
+	if (prev == SIG_ERR || pthread_sigmask(SIG_UNBLOCK, &one, &before) != 0)
+		return SIG_ERR;
+	return sigismember(&before, sig) ? SIG_HOLD : prev;
+}
+
 LA_EXPORT void _exit(int status)
 {
 	if (la_opt.report_on__exit && la_ready)
