@@ -333,6 +333,9 @@ struct la_thread {
 	uintptr_t tp;           /* thread pointer: glibc's struct pthread / TCB */
 	int nregs;
 	uintptr_t regs[LA_NREGS]; /* general and vector registers, as words */
+	/* the system call it slept in when it was sent the stop signal, from
+	 * /proc (nr -1: none): the handler restarts it if it was cut short */
+	struct la_syscall { long nr; uintptr_t args[6], sp, pc; } sys;
 };
 struct la_world {
 	struct la_thread *t;    /* t[0]: the calling thread */

@@ -104,9 +104,71 @@ static int is_ours(const siginfo_t *si)
 	       (unsigned)(uintptr_t)si->si_value.sival_ptr < LA_MAX_THREADS;
 }
 
+/* A sleep the stop signal cut short, with EINTR, that can go on exactly
+ * where it was: the system call the stopper saw this thread in (/proc),
+ * still in its registers (same pc, stack pointer and arguments) and just
+ * back with -EINTR. The handler then runs it again: nanosleep and
+ * clock_nanosleep with the time the kernel left in *rem (or an absolute
+ * deadline), pause, sigsuspend, select, pselect6 and ppoll (the kernel
+ * counts their timeouts down), poll and epoll_wait[_pwait] without a
+ * timeout. Others keep EINTR (a relative sleep with nowhere to keep the
+ * time left, poll with a timeout): restarting those would lengthen them. */
+static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	greg_t *g = uc->uc_mcontext.gregs;
+	const int arg[6] = { REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9 };
+	if (sc->nr < 0 || g[REG_RAX] != -EINTR || (uintptr_t)g[REG_RIP] != sc->pc ||
+	    (uintptr_t)g[REG_RSP] != sc->sp)
+		return;
+	for (int i = 0; i < 6; i++)
+		if ((uintptr_t)g[arg[i]] != sc->args[i])
+			return;
+	const unsigned char *insn = (const unsigned char *)sc->pc - 2;
+	if (insn[0] != 0x0f || insn[1] != 0x05) /* syscall */
+		return;
+	switch (sc->nr) {
+	case SYS_nanosleep: /* (req, rem) */
+		if (!g[REG_RSI])
+			return;
+		g[REG_RDI] = g[REG_RSI];
+		break;
+	case SYS_clock_nanosleep: /* (clock, flags, req, rem) */
+		if (!(g[REG_RSI] & TIMER_ABSTIME)) {
+			if (!g[REG_R10])
+				return;
+			g[REG_RDX] = g[REG_R10];
+		}
+		break;
+	case SYS_pause:
+	case SYS_rt_sigsuspend:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_ppoll:
+		break;
+	case SYS_poll: /* (fds, n, timeout ms) */
+		if ((int)g[REG_RDX] >= 0)
+			return;
+		break;
+	case SYS_epoll_wait: /* (epfd, events, max, timeout ms[, mask]) */
+	case SYS_epoll_pwait:
+		if ((int)g[REG_R10] >= 0)
+			return;
+		break;
+	default:
+		return;
+	}
+	g[REG_RAX] = sc->nr;
+	g[REG_RIP] -= 2;
+#else
+	(void)sc;
+	(void)uc;
+#endif
+}
+
 /* Saves the thread's context into its slot and waits for the release; returns
  * at once for a stop that is over. Signal context (or the program's wait). */
-static void park(const siginfo_t *si, const ucontext_t *ctx)
+static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 {
 	int epoch = (int)((uintptr_t)si->si_value.sival_ptr >> 32);
 	unsigned idx = (unsigned)(uintptr_t)si->si_value.sival_ptr;
@@ -118,6 +180,7 @@ static void park(const siginfo_t *si, const ucontext_t *ctx)
 		return; /* a stop that is over */
 	}
 	struct la_thread *t = &slots[idx];
+	struct la_syscall sys = t->sys; /* the slot is reused after the release */
 	save_context(t, ctx);
 	t->tp = thread_pointer();
 	__atomic_store_n(&t->state, LA_T_PARKED, __ATOMIC_RELEASE);
@@ -125,6 +188,8 @@ static void park(const siginfo_t *si, const ucontext_t *ctx)
 	futex(&parked_count, FUTEX_WAKE_PRIVATE, 1, NULL);
 	while (__atomic_load_n(&release_word, __ATOMIC_ACQUIRE) != epoch)
 		futex(&release_word, FUTEX_WAIT_PRIVATE, release_word, NULL);
+	if (in_handler)
+		restart_cut_sleep(&sys, ctx);
 	__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
 	futex(&inside, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
@@ -164,7 +229,7 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
 	if (is_ours(si))
-		park(si, ctx);
+		park(si, ctx, 1);
 	else
 		forward(sig, si, ctx);
 	errno = saved;
@@ -358,15 +423,37 @@ static const char *hex_digits(const char *p, uint64_t *v)
  * next one. Such a thread is not sent the signal and is scanned unparked at
  * once: programs whose workers block every signal (xz) would otherwise hold
  * each report for the whole stop_timeout_ms. */
-static int cannot_park(pid_t tid, int sig)
+/* Fills t->sys from a /proc/.../syscall line "nr a1..a6 sp pc" (hex with
+ * 0x); nr -1 for anything else ("running", a short read). */
+static void parse_syscall(struct la_thread *t, const char *p)
+{
+	uint64_t v[8];
+	long nr = 0;
+	const char *start = p;
+	t->sys.nr = -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		nr = nr * 10 + (*p - '0');
+	if (p == start)
+		return;
+	for (int i = 0; i < 8; i++) {
+		if (p[0] != ' ' || p[1] != '0' || p[2] != 'x')
+			return;
+		p = hex_digits(p + 3, &v[i]);
+	}
+	for (int i = 0; i < 6; i++)
+		t->sys.args[i] = (uintptr_t)v[i];
+	t->sys.sp = (uintptr_t)v[6];
+	t->sys.pc = (uintptr_t)v[7];
+	t->sys.nr = nr;
+}
+
+static int cannot_park(struct la_thread *t, int sig)
 {
 	static LA_BIG char buf[16384]; /* status grows with Groups: (stops are serialized) */
+	pid_t tid = t->tid;
 	if (read_task_file(tid, "syscall", buf, sizeof(buf)) > 0) {
-		long nr = 0;
-		const char *p = buf;
-		for (; *p >= '0' && *p <= '9'; p++)
-			nr = nr * 10 + (*p - '0');
-		if (p > buf && *p == ' ' && nr == SYS_rt_sigtimedwait)
+		parse_syscall(t, buf);
+		if (t->sys.nr == SYS_rt_sigtimedwait)
 			return 1;
 	}
 	if (read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
@@ -480,6 +567,7 @@ void la_world_stop(struct la_world *w)
 			}
 			struct la_thread *t = &w->t[w->n];
 			memset(t, 0, sizeof(*t));
+			t->sys.nr = -1;
 			t->tid = tids[i];
 			t->state = LA_T_SENT;
 			siginfo_t si;
@@ -491,7 +579,7 @@ void la_world_stop(struct la_world *w)
 			si.si_uid = getuid();
 			si.si_value.sival_ptr = (void *)((uintptr_t)(unsigned)epoch << 32 | w->n);
 			w->n++;
-			if (!can_signal || cannot_park(t->tid, sig))
+			if (!can_signal || cannot_park(t, sig))
 				t->state = LA_T_UNPARKED; /* never sent */
 			else if (syscall(SYS_rt_tgsigqueueinfo, pid, t->tid, sig, &si) < 0)
 				t->state = errno == ESRCH ? 0 : LA_T_UNPARKED; /* 0: it exited */
@@ -559,7 +647,7 @@ static __attribute__((noinline)) void park_here(const siginfo_t *si)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (getcontext(&uc) == 0)
-		park(si, &uc);
+		park(si, &uc, 0);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -219,6 +219,13 @@ def scenario_vforkdeath():
            f'vforkdeath: the parent\'s report names signal {reports[0].fatal_signal}', reports[0])
 
 
+def scenario_sleepers():
+    p, reports, _ = run_triggers('sleepers')
+    expect(p.returncode == 0, f'sleepers: exit {p.returncode}: {p.stdout} {p.stderr}')
+    expect([r.trigger for r in reports] == ['signal', 'signal', 'exit'],
+           f'sleepers: triggers {[r.trigger for r in reports]}', *reports)
+
+
 def scenario_in_hook():
     p, _, _ = run_triggers('in-hook')
     expect(p.returncode == 0, f'in-hook: exit {p.returncode}: {p.stdout} {p.stderr}')
@@ -351,5 +358,6 @@ if __name__ == '__main__':
      'oneshot': lambda: scenario_death('oneshot', -15),
      'oneshot-twice': lambda: scenario_death('oneshot-twice', -15),
      'in-hook': scenario_in_hook,
+     'sleepers': scenario_sleepers,
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

@@ -9,6 +9,10 @@
  *                  handler field still says SIG_IGN): the snapshot is
  *                  written, nothing else happens, and the action the
  *                  program sees is still SIG_IGN after the delivery
+ *   sleepers DIR   two snapshots while threads sleep in nanosleep (with a
+ *                  rem), clock_nanosleep (absolute), poll and epoll_wait
+ *                  (no timeout) and select (a timeout): each call ends as
+ *                  it would without the agent, none with EINTR
  *   term           SIGTERM with the default action: report, then death by it
  *   exit5          _exit(5): report, status 5
  *   abort          abort(): report, death by SIGABRT
@@ -40,6 +44,10 @@
  *   burst DIR      1000 SIGUSR1 while 4 threads allocate: no crash, no
  *                  deadlock, every report complete (checked by the caller) */
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,6 +154,68 @@ static int in_hook(void (*h)(int), int flags, int want_status, int want_signal)
 	return bad;
 }
 
+static int wake_fds[2][2]; /* pipes: poll's, epoll's */
+static long slept[5];      /* each sleeper's result, or -errno */
+
+static long result(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static void *sleeper(void *arg)
+{
+	int which = (int)(uintptr_t)arg;
+	struct timespec ts = { 1, 200000000 }, rem;
+	struct pollfd pfd = { wake_fds[0][0], POLLIN, 0 };
+	struct epoll_event ev = { EPOLLIN, { 0 } }, got;
+	struct timeval tv = { 1, 200000 };
+	int ep;
+	switch (which) {
+	case 0:
+		slept[0] = result(nanosleep(&ts, &rem));
+		break;
+	case 1:
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		slept[1] = -clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		break;
+	case 2:
+		slept[2] = result(poll(&pfd, 1, -1));
+		break;
+	case 3:
+		ep = epoll_create1(0);
+		epoll_ctl(ep, EPOLL_CTL_ADD, wake_fds[1][0], &ev);
+		slept[3] = result(epoll_wait(ep, &got, 1, -1));
+		break;
+	case 4:
+		slept[4] = result(select(0, NULL, NULL, NULL, &tv));
+		break;
+	}
+	return NULL;
+}
+
+static int sleepers(const char *dir)
+{
+	pthread_t t[5];
+	if (pipe(wake_fds[0]) || pipe(wake_fds[1]))
+		return 17;
+	for (int i = 0; i < 5; i++)
+		pthread_create(&t[i], NULL, sleeper, (void *)(uintptr_t)i);
+	usleep(300000); /* all asleep */
+	for (int n = 1; n <= 2; n++) {
+		kill(getpid(), SIGUSR1);
+		if (wait_reports(dir, n) < 0)
+			return 18;
+	}
+	if (write(wake_fds[0][1], "x", 1) != 1 || write(wake_fds[1][1], "x", 1) != 1)
+		return 19;
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	printf("nanosleep %ld, clock_nanosleep %ld, poll %ld, epoll_wait %ld, select %ld\n", slept[0],
+	       slept[1], slept[2], slept[3], slept[4]);
+	return slept[0] == 0 && slept[1] == 0 && slept[2] == 1 && slept[3] == 1 && slept[4] == 0 ? 0 : 20;
+}
+
 static void *churn(void *arg)
 {
 	while (!stop) {
@@ -241,6 +311,8 @@ int main(int argc, char **argv)
 		}
 		return divide(1, zero);
 	}
+	if (strcmp(mode, "sleepers") == 0)
+		return sleepers(dir);
 	if (strcmp(mode, "in-hook") == 0) {
 		int hung = in_hook(exit42, 0, 42, 0);
 		int lived = in_hook(reraise_then_exit, SA_RESETHAND | SA_NODEFER, 0, SIGTERM);
