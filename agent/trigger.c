@@ -432,6 +432,20 @@ void la_trigger_after_fork(void)
 
 /* --- the program's view of the signals the agent handles ---------------- */
 
+/* A death signal set to its default action, or to a handler SA_RESETHAND
+ * brings the default back for: the death report (again) armed. */
+static void arm_death(int sig, const struct sigaction *act)
+{
+	prog_set[sig] = 0;
+	mode[sig] = MODE_FATAL;
+	if (is_oneshot(act)) {
+		prog_act[sig] = *act;
+		prog_set[sig] = 1;
+		oneshot_taken[sig] = 0;
+		mode[sig] = MODE_ONESHOT;
+	}
+	install(sig, mode[sig] == MODE_ONESHOT ? act : NULL);
+}
 
 LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
@@ -446,14 +460,7 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		 * the same for a handler SA_RESETHAND would bring it back for */
 		if (old && real_sigaction(sig, NULL, old) != 0)
 			return -1;
-		mode[sig] = MODE_FATAL;
-		if (is_oneshot(act)) {
-			prog_act[sig] = *act;
-			prog_set[sig] = 1;
-			oneshot_taken[sig] = 0;
-			mode[sig] = MODE_ONESHOT;
-		}
-		install(sig, is_oneshot(act) ? act : NULL);
+		arm_death(sig, act);
 		return 0;
 	}
 	if (sig <= 0 || sig >= NSIG || mode[sig] == MODE_NONE)
@@ -469,20 +476,11 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	if (!act)
 		return 0;
 	if (mode[sig] == MODE_FATAL || mode[sig] == MODE_ONESHOT) {
+		if (is_default(act) || is_oneshot(act)) {
+			arm_death(sig, act);
+			return 0;
+		}
 		prog_set[sig] = 0;
-		if (is_default(act)) { /* the report stays armed */
-			mode[sig] = MODE_FATAL;
-			install(sig, NULL);
-			return 0;
-		}
-		if (is_oneshot(act)) {
-			prog_act[sig] = *act;
-			prog_set[sig] = 1;
-			oneshot_taken[sig] = 0;
-			mode[sig] = MODE_ONESHOT;
-			install(sig, act);
-			return 0;
-		}
 		mode[sig] = MODE_NONE; /* the program takes the signal over */
 		return real_sigaction(sig, act, NULL);
 	}
