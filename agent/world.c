@@ -112,7 +112,10 @@ static int is_ours(const siginfo_t *si)
  * deadline), pause, sigsuspend, select, pselect6 and ppoll (the kernel
  * counts their timeouts down), poll and epoll_wait[_pwait] without a
  * timeout. Others keep EINTR (a relative sleep with nowhere to keep the
- * time left, poll with a timeout): restarting those would lengthen them. */
+ * time left, poll with a timeout): restarting those would lengthen them.
+ * A signal of the program's that arrives with ours is dequeued first when
+ * its number is lower (our context is then its handler's, no match) and
+ * waits for our handler otherwise (the check below). */
 static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
 {
 #if defined(__x86_64__)
@@ -158,6 +161,16 @@ static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
 	default:
 		return;
 	}
+	/* A signal of the program's that came meanwhile (it waits, blocked by
+	 * our handler's mask) runs when the handler returns, before the call
+	 * would run again: without the agent it would have ended the sleep,
+	 * so the sleep ends here too (with EINTR). */
+	sigset_t pending;
+	if (sigpending(&pending) != 0)
+		return;
+	for (int s = 1; s < NSIG; s++)
+		if (s != installed_sig && sigismember(&pending, s) == 1 && sigismember(&uc->uc_sigmask, s) == 0)
+			return;
 	g[REG_RAX] = sc->nr;
 	g[REG_RIP] -= 2;
 #else

@@ -226,6 +226,14 @@ def scenario_sleepers():
            f'sleepers: triggers {[r.trigger for r in reports]}', *reports)
 
 
+def scenario_woken():
+    p, reports, _ = run_triggers('woken')
+    expect(p.returncode == 0, f'woken: exit {p.returncode}: {p.stdout} {p.stderr}')
+    triggers = [r.trigger for r in reports]
+    expect(len(triggers) >= 2 and set(triggers[:-1]) == {'signal'} and triggers[-1] == 'exit',
+           f'woken: triggers {triggers}', *reports)
+
+
 def scenario_in_hook():
     p, _, _ = run_triggers('in-hook')
     expect(p.returncode == 0, f'in-hook: exit {p.returncode}: {p.stdout} {p.stderr}')
@@ -359,5 +367,6 @@ if __name__ == '__main__':
      'oneshot-twice': lambda: scenario_death('oneshot-twice', -15),
      'in-hook': scenario_in_hook,
      'sleepers': scenario_sleepers,
+     'woken': scenario_woken,
      'burst': scenario_burst, 'timerd': scenario_timerd}[name]()
     print(f'ok {name}')

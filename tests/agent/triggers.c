@@ -13,6 +13,10 @@
  *                  rem), clock_nanosleep (absolute), poll and epoll_wait
  *                  (no timeout) and select (a timeout): each call ends as
  *                  it would without the agent, none with EINTR
+ *   woken DIR      a thread in pause() gets the program's own SIGURG while
+ *                  it is parked for a snapshot: its pause ends, as that
+ *                  signal would have ended it without the agent (the
+ *                  sender blocks the stop signal, so it runs meanwhile)
  *   term           SIGTERM with the default action: report, then death by it
  *   exit5          _exit(5): report, status 5
  *   abort          abort(): report, death by SIGABRT
@@ -45,9 +49,11 @@
  *                  deadlock, every report complete (checked by the caller) */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,6 +222,88 @@ static int sleepers(const char *dir)
 	return slept[0] == 0 && slept[1] == 0 && slept[2] == 1 && slept[3] == 1 && slept[4] == 0 ? 0 : 20;
 }
 
+static void *volatile held[200000];
+static volatile pid_t pauser_tid;
+static volatile int pauser_done;
+static volatile long pauser_ret;
+
+static void on_urg(int sig)
+{
+	(void)sig;
+}
+
+static void *pauser(void *arg)
+{
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, 40);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	pauser_tid = (pid_t)syscall(SYS_gettid);
+	pauser_ret = result(pause());
+	pauser_done = 1;
+	return arg;
+}
+
+/* The number of the system call thread tid sleeps in, or -1. No malloc:
+ * during a stop the agent's table is locked, and a malloc would wait. */
+static long sleeping_in(pid_t tid)
+{
+	char path[64], line[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0 || line[0] < '0' || line[0] > '9')
+		return -1;
+	line[n] = 0;
+	return atol(line);
+}
+
+static int woken(const char *dir)
+{
+	sigset_t stop;
+	pthread_t t;
+	sigemptyset(&stop);
+	sigaddset(&stop, 40);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL); /* this thread runs through the stop */
+	signal(SIGURG, on_urg);
+	for (int i = 0; i < 200000; i++) /* a scan of some milliseconds */
+		held[i] = malloc(32);
+	pthread_create(&t, NULL, pauser, NULL);
+	for (int i = 0; i < 500 && (!pauser_tid || sleeping_in(pauser_tid) != SYS_pause); i++)
+		usleep(10000);
+	/* Snapshots until one is caught with the thread parked (on a loaded
+	 * machine a stop may come and go between two looks); each other one
+	 * must leave the pause asleep. */
+	int sent = 0, snaps = 0;
+	while (!sent && snaps < 5) {
+		kill(getpid(), SIGUSR1);
+		snaps++;
+		struct timespec now, end;
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += 3;
+		do {
+			if (sleeping_in(pauser_tid) == SYS_futex) /* parked in the agent's handler */
+				sent = syscall(SYS_tgkill, getpid(), pauser_tid, SIGURG) == 0;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while (!sent && (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
+		if (wait_reports(dir, snaps) < 0)
+			return 18;
+		if (!sent && pauser_done)
+			break; /* the pause ended by itself: a defect */
+	}
+	for (int i = 0; i < 300 && !pauser_done; i++)
+		usleep(10000);
+	printf("signal sent while parked: %s; pause %s\n", sent ? "yes" : "no",
+	       !pauser_done ? "still asleep" : pauser_ret == -EINTR ? "ended by it" : "ended otherwise");
+	if (!pauser_done)
+		return 21; /* the exit report would wait for nobody: the thread sleeps */
+	pthread_join(t, NULL);
+	return sent && pauser_ret == -EINTR ? 0 : 22;
+}
+
 static void *churn(void *arg)
 {
 	while (!stop) {
@@ -313,6 +401,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "sleepers") == 0)
 		return sleepers(dir);
+	if (strcmp(mode, "woken") == 0)
+		return woken(dir);
 	if (strcmp(mode, "in-hook") == 0) {
 		int hung = in_hook(exit42, 0, 42, 0);
 		int lived = in_hook(reraise_then_exit, SA_RESETHAND | SA_NODEFER, 0, SIGTERM);
