@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -104,22 +105,46 @@ static int is_ours(const siginfo_t *si)
 	       (unsigned)(uintptr_t)si->si_value.sival_ptr < LA_MAX_THREADS;
 }
 
-/* A sleep the stop signal cut short, with EINTR, that can go on exactly
- * where it was: the system call the stopper saw this thread in (/proc),
- * still in its registers (same pc, stack pointer and arguments) and just
- * back with -EINTR. The handler then runs it again: nanosleep and
- * clock_nanosleep with the time the kernel left in *rem (or an absolute
- * deadline), pause, sigsuspend, select, pselect6 and ppoll (the kernel
- * counts their timeouts down), poll and epoll_wait[_pwait] without a
- * timeout. Others keep EINTR (a relative sleep with nowhere to keep the
- * time left, poll with a timeout): restarting those would lengthen them.
- * A signal of the program's that arrives with ours is dequeued first when
- * its number is lower (our context is then its handler's, no match) and
- * waits for our handler otherwise (the check below). */
-static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
+/* A sleep the stop signal cut short, with EINTR, goes on where that is
+ * exact: the system call the stopper saw this thread in (/proc), still in
+ * its registers (same pc, stack pointer and arguments), just back with
+ * -EINTR, one of: nanosleep and clock_nanosleep (absolute, or relative
+ * with a rem), pause, sigsuspend, select, pselect6, ppoll (the kernel
+ * counts their timeouts down in place), poll and epoll_wait[_pwait]
+ * without a timeout. A relative timeout is turned into a deadline when
+ * the handler starts and written back, less the time parked, before the
+ * call runs again, so the sleep ends when it would have. usleep (no rem)
+ * and poll/epoll_wait with a timeout keep EINTR: running them again would
+ * lengthen them.
+ * Without the agent, a signal of the program's that came meanwhile ends
+ * the sleep; so no restart when one is pending (it waits behind our
+ * handler's mask), nor when any of the program's handlers blocks the stop
+ * signal: such a handler taken with ours runs first, and ours then finds
+ * the call's return as if nothing had run. Left: a signal that arrives
+ * between the check and the handler's return. */
+struct cut_sleep {
+	long nr;           /* the call to run again, -1 none */
+	void *timeout;     /* where the kernel left the time left, or NULL */
+	int timeval;       /* it is a struct timeval (select), else a timespec */
+	clockid_t clock;
+	int64_t deadline;  /* ns on clock */
+};
+
+static int64_t clock_ns(clockid_t c)
 {
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cut_sleep_begin(const struct la_syscall *sc, const ucontext_t *uc, struct cut_sleep *r)
+{
+	r->nr = -1;
+	r->timeout = NULL;
+	r->timeval = 0;
+	r->clock = CLOCK_MONOTONIC;
 #if defined(__x86_64__)
-	greg_t *g = uc->uc_mcontext.gregs;
+	const greg_t *g = uc->uc_mcontext.gregs;
 	const int arg[6] = { REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9 };
 	if (sc->nr < 0 || g[REG_RAX] != -EINTR || (uintptr_t)g[REG_RIP] != sc->pc ||
 	    (uintptr_t)g[REG_RSP] != sc->sp)
@@ -134,20 +159,28 @@ static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
 	case SYS_nanosleep: /* (req, rem) */
 		if (!g[REG_RSI])
 			return;
-		g[REG_RDI] = g[REG_RSI];
+		r->timeout = (void *)g[REG_RSI];
 		break;
 	case SYS_clock_nanosleep: /* (clock, flags, req, rem) */
 		if (!(g[REG_RSI] & TIMER_ABSTIME)) {
 			if (!g[REG_R10])
 				return;
-			g[REG_RDX] = g[REG_R10];
+			r->timeout = (void *)g[REG_R10];
+			r->clock = (clockid_t)g[REG_RDI];
 		}
+		break;
+	case SYS_select: /* (n, in, out, ex, timeval) */
+		r->timeout = (void *)g[REG_R8];
+		r->timeval = 1;
+		break;
+	case SYS_pselect6: /* (n, in, out, ex, timespec, mask) */
+		r->timeout = (void *)g[REG_R8];
+		break;
+	case SYS_ppoll: /* (fds, n, timespec, mask, size) */
+		r->timeout = (void *)g[REG_RDX];
 		break;
 	case SYS_pause:
 	case SYS_rt_sigsuspend:
-	case SYS_select:
-	case SYS_pselect6:
-	case SYS_ppoll:
 		break;
 	case SYS_poll: /* (fds, n, timeout ms) */
 		if ((int)g[REG_RDX] >= 0)
@@ -161,20 +194,66 @@ static void restart_cut_sleep(const struct la_syscall *sc, ucontext_t *uc)
 	default:
 		return;
 	}
-	/* A signal of the program's that came meanwhile (it waits, blocked by
-	 * our handler's mask) runs when the handler returns, before the call
-	 * would run again: without the agent it would have ended the sleep,
-	 * so the sleep ends here too (with EINTR). */
-	sigset_t pending;
-	if (sigpending(&pending) != 0)
-		return;
-	for (int s = 1; s < NSIG; s++)
-		if (s != installed_sig && sigismember(&pending, s) == 1 && sigismember(&uc->uc_sigmask, s) == 0)
-			return;
-	g[REG_RAX] = sc->nr;
-	g[REG_RIP] -= 2;
+	if (r->timeout) {
+		int64_t left = r->timeval ? (int64_t)((struct timeval *)r->timeout)->tv_sec * 1000000000 +
+						    ((struct timeval *)r->timeout)->tv_usec * 1000
+					  : (int64_t)((struct timespec *)r->timeout)->tv_sec * 1000000000 +
+						    ((struct timespec *)r->timeout)->tv_nsec;
+		r->deadline = clock_ns(r->clock) + left;
+	}
+	r->nr = sc->nr;
 #else
 	(void)sc;
+	(void)uc;
+#endif
+}
+
+/* 1 when a signal of the program's may have run, or will run, in the
+ * sleep's stead (see above). */
+static int program_signal_near(void)
+{
+	sigset_t pending;
+	if (sigpending(&pending) != 0)
+		return 1;
+	for (int s = 1; s < NSIG; s++) {
+		if (s == installed_sig)
+			continue;
+		struct sigaction a;
+		if (sigismember(&pending, s) == 1)
+			return 1;
+		if (la_trigger_real_sigaction(s, NULL, &a) == 0 && a.sa_handler != SIG_DFL &&
+		    a.sa_handler != SIG_IGN && sigismember(&a.sa_mask, installed_sig) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+static void cut_sleep_finish(const struct cut_sleep *r, ucontext_t *uc)
+{
+#if defined(__x86_64__)
+	if (r->nr < 0 || program_signal_near())
+		return;
+	greg_t *g = uc->uc_mcontext.gregs;
+	if (r->timeout) {
+		int64_t left = r->deadline - clock_ns(r->clock);
+		if (left < 0)
+			left = 0;
+		if (r->timeval) {
+			((struct timeval *)r->timeout)->tv_sec = left / 1000000000;
+			((struct timeval *)r->timeout)->tv_usec = left % 1000000000 / 1000;
+		} else {
+			((struct timespec *)r->timeout)->tv_sec = left / 1000000000;
+			((struct timespec *)r->timeout)->tv_nsec = left % 1000000000;
+		}
+	}
+	if (r->nr == SYS_nanosleep)
+		g[REG_RDI] = g[REG_RSI]; /* req: what rem says is left */
+	else if (r->nr == SYS_clock_nanosleep && r->timeout)
+		g[REG_RDX] = g[REG_R10];
+	g[REG_RAX] = r->nr;
+	g[REG_RIP] -= 2;
+#else
+	(void)r;
 	(void)uc;
 #endif
 }
@@ -193,7 +272,9 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 		return; /* a stop that is over */
 	}
 	struct la_thread *t = &slots[idx];
-	struct la_syscall sys = t->sys; /* the slot is reused after the release */
+	struct cut_sleep cut = { -1, NULL, 0, CLOCK_MONOTONIC, 0 };
+	if (in_handler)
+		cut_sleep_begin(&t->sys, ctx, &cut); /* before the slot is reused */
 	save_context(t, ctx);
 	t->tp = thread_pointer();
 	__atomic_store_n(&t->state, LA_T_PARKED, __ATOMIC_RELEASE);
@@ -201,8 +282,7 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 	futex(&parked_count, FUTEX_WAKE_PRIVATE, 1, NULL);
 	while (__atomic_load_n(&release_word, __ATOMIC_ACQUIRE) != epoch)
 		futex(&release_word, FUTEX_WAIT_PRIVATE, release_word, NULL);
-	if (in_handler)
-		restart_cut_sleep(&sys, ctx);
+	cut_sleep_finish(&cut, ctx);
 	__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
 	futex(&inside, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
