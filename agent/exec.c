@@ -129,7 +129,7 @@ static char *const *env_build(char *const *envp, char *buf)
 #define AROUND_EXEC(call)                  \
 	do {                               \
 		la_trigger_exec_begin();   \
-		int rc_ = (call);          \
+		__typeof__(call) rc_ = (call); \
 		int errno_ = errno;        \
 		la_trigger_exec_end();     \
 		errno = errno_;            \
@@ -174,12 +174,7 @@ LA_EXPORT int system(const char *command)
 
 LA_EXPORT FILE *popen(const char *command, const char *type)
 {
-	la_trigger_exec_begin();
-	FILE *f = NEXT(FILE * (*)(const char *, const char *), R_POPEN)(command, type);
-	int saved = errno;
-	la_trigger_exec_end();
-	errno = saved;
-	return f;
+	AROUND_EXEC(NEXT(FILE * (*)(const char *, const char *), R_POPEN)(command, type));
 }
 
 /* The argument list of execl, execlp and execle up to its NULL, as an argv

@@ -510,12 +510,6 @@ static const char *hex_digits(const char *p, uint64_t *v)
 	return p;
 }
 
-/* 1 when the thread cannot take sig now: it blocks it (its status's SigBlk
- * mask), or it sleeps in sigwait/sigtimedwait, whose set the kernel unblocks
- * for the wait and which would return our signal to the program as its
- * next one. Such a thread is not sent the signal and is scanned unparked at
- * once: programs whose workers block every signal (xz) would otherwise hold
- * each report for the whole stop_timeout_ms. */
 /* Fills t->sys from a /proc/.../syscall line "nr a1..a6 sp pc" (hex with
  * 0x); nr -1 for anything else ("running", a short read). */
 static void parse_syscall(struct la_thread *t, const char *p)
@@ -540,6 +534,12 @@ static void parse_syscall(struct la_thread *t, const char *p)
 	t->sys.nr = nr;
 }
 
+/* 1 when the thread cannot take sig now: it blocks it (its status's SigBlk
+ * mask), or it sleeps in sigwait/sigtimedwait, whose set the kernel unblocks
+ * for the wait and which would return our signal to the program as its
+ * next one. Such a thread is not sent the signal and is scanned unparked at
+ * once: programs whose workers block every signal (xz) would otherwise hold
+ * each report for the whole stop_timeout_ms. Fills t->sys on the way. */
 static int cannot_park(struct la_thread *t, int sig)
 {
 	static LA_BIG char buf[16384]; /* status grows with Groups: (stops are serialized) */
