@@ -191,8 +191,8 @@ void la_depot_unlock_all(void);
  *   word 0: | flags (16) | address (48) |      0 = empty slot
  *   word 1: | stack id (32) | size (32) |      size 0xffffffff = huge, the real
  *                                              size is in the huge side table
- * Sharded by address hash; each shard is an open-addressed array with linear
- * probing and backward-shift deletion, grown by half at 70% load. */
+ * Sharded by address region; each shard is an open-addressed array with
+ * linear probing and backward-shift deletion, grown by half at 70% load. */
 #define LA_F_FAMILY 0x3    /* 0 malloc, 1 new, 2 new[] */
 #define LA_F_IGNORED 0x4   /* leakagent_ignore_object / disabled scope */
 #define LA_F_NEW 0x40      /* allocated since the last delta report's mark */

@@ -465,11 +465,16 @@ struct memo {
 	uint8_t owner[2 * MEMO_FRAMES];
 	uintptr_t pcs[MEMO_FRAMES];
 };
-#define MEMOS 4 /* walks remembered per thread: a loop's few allocation sites */
+/* Walks remembered per thread: the allocation sites of a program's inner
+ * loop. With 4, a third of python3's captures matched a whole walk and the
+ * rest hashed and compared 32 frames in the depot (a tenth of its time
+ * under the agent); with 16, 99.6% match. A memo is 2.3 KiB, its pages
+ * touched only once a walk is kept there. */
+#define MEMOS 16
 static unsigned flush_gen;          /* bumped by la_capture_flush: rules changed */
 LA_TLS uint32_t *la_capture_tag;
 
-/* A thread's walks live in agent memory, not in static TLS (9 KiB): glibc
+/* A thread's walks live in agent memory, not in static TLS (37 KiB): glibc
  * carves static TLS out of every thread's stack, which left a thread made
  * with a 16 KiB stack about 3 KiB, and the scan reads TLS as a root, where
  * the rbp values a walk keeps held blocks the program had dropped. Taken at
@@ -513,7 +518,11 @@ static struct memos *__attribute__((noinline)) memos_take(void)
 	struct memos *s = spare;
 	if (s) {
 		spare = s->next;
+		for (int i = 0; i < MEMOS; i++)
+			if (s->m[i].n) /* a dead thread's walks: harmless, but of no use */
+				s->m[i].n = 0; /* (a page it never used stays clean) */
 	} else {
+		/* fresh memory is zeroed, no walk in it, and stays untouched */
 		/* handed out one by one, so a program with one thread never
 		 * touches the pages of the other fifteen */
 		if (!unused_left && (unused = la_map(MEMOS_PER_MAP * sizeof(*s))) != NULL)
@@ -526,8 +535,6 @@ static struct memos *__attribute__((noinline)) memos_take(void)
 	la_unlock(&spare_lock);
 	if (!s)
 		return NULL;
-	for (int i = 0; i < MEMOS; i++)
-		s->m[i].n = 0; /* a dead thread's walks: harmless, but of no use */
 	s->cur = 0;
 	if (pthread_setspecific(mine_key, s) != 0) {
 		memos_give_back(s);

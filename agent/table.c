@@ -3,6 +3,8 @@
  * address region, each with its own lock, so threads rarely meet; each shard is
  * an open-addressed array (linear probing, backward-shift deletion) from mmap,
  * grown by half at 70% load, so the table costs 23-35 bytes per live block.
+ * Once the table outgrows the caches, slots follow address order within
+ * small windows, so neighbouring blocks share cache lines (see home()).
  */
 #include <string.h>
 
@@ -28,6 +30,7 @@ struct shard {
 	size_t count;
 	struct slot *slots __attribute__((aligned(64)));
 	size_t cap;
+	unsigned shift; /* 0: slots by hash; else by address, see home() */
 } __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
@@ -89,12 +92,39 @@ static void decode(const struct slot *s, struct la_block *b, int take_huge)
 		b->size = huge_get(b->addr, take_huge);
 }
 
-/* The home slot of an address in an array of cap slots: the hash scaled to
+/* The home slot of an address in an array of cap slots: a hash scaled to
  * [0, cap) by one wide multiply, so cap need not be a power of two and the
- * array can grow by half rather than double. */
-static inline size_t home(uintptr_t a, size_t cap)
+ * array can grow by half rather than double.
+ *
+ * shift 0: the address's own hash. Otherwise (a big table, see
+ * order_shift) by address: the span of 16 << shift bytes around the block
+ * has its own window of 16 slots, four cache lines, where the block goes by
+ * its offset in steps of 1 << shift bytes. Blocks the program makes or
+ * frees one after another mostly lie side by side, so their slots share
+ * lines: on python3 the table's misses from the last level of cache fall by
+ * about a quarter (by a cache model of its 5.8M operations), and its time
+ * under the agent by about a tenth. */
+static inline size_t home(uintptr_t a, size_t cap, unsigned shift)
 {
-	return (size_t)((unsigned __int128)mix(a) * cap >> 64);
+	if (!shift)
+		return (size_t)((unsigned __int128)mix(a) * cap >> 64);
+	size_t window = (size_t)((unsigned __int128)mix(a >> (shift + 4)) * (cap / 4) >> 64) * 4;
+	size_t i = window + ((a >> shift) & 15);
+	return i >= cap ? i - cap : i;
+}
+
+/* The step for ordered slots, from the mean size (each counted up to 1 KiB)
+ * of the n blocks of a shard: about half a block plus its allocator header,
+ * so a window holds at most half as many blocks as slots and its run stays
+ * short even where blocks lie densely. A fixed step does not: 64 bytes made
+ * runs of a 1M-block heap of 16-byte blocks twice as slow to walk. */
+static unsigned order_shift(size_t sum, size_t n)
+{
+	size_t mean = (n ? sum / n : 0) + 16;
+	unsigned shift = 4;
+	while (shift < 12 && (size_t)4 << shift <= mean)
+		shift++;
+	return shift;
 }
 
 static inline size_t next(size_t i, size_t cap)
@@ -113,12 +143,12 @@ static inline int full(size_t count, size_t cap)
 
 /* Puts the members of src[0, n) (empty slots skipped) into the empty array
  * slots of cap slots. */
-static void place_all(struct slot *slots, size_t cap, const struct slot *src, size_t n)
+static void place_all(struct slot *slots, size_t cap, unsigned shift, const struct slot *src, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
 		if (!src[k].key)
 			continue;
-		size_t i = home((uintptr_t)(src[k].key & ADDR_MASK), cap);
+		size_t i = home((uintptr_t)(src[k].key & ADDR_MASK), cap, shift);
 		while (slots[i].key)
 			i = next(i, cap);
 		slots[i] = src[k];
@@ -140,7 +170,7 @@ static size_t scratch_cap;
 
 static struct slot *regrow_locked(struct shard *sh, size_t cap)
 {
-	size_t bytes = sh->cap * sizeof(struct slot), n = 0;
+	size_t bytes = sh->cap * sizeof(struct slot), n = 0, sum = 0;
 	struct slot *ns = NULL;
 
 	la_lock(&scratch_lock);
@@ -152,14 +182,20 @@ static struct slot *regrow_locked(struct shard *sh, size_t cap)
 		scratch = s;
 		scratch_cap = sh->cap;
 	}
-	for (size_t i = 0; i < sh->cap; i++)
-		if (sh->slots[i].key)
+	for (size_t i = 0; i < sh->cap; i++) {
+		if (sh->slots[i].key) {
+			uint32_t size = (uint32_t)sh->slots[i].val;
+			sum += size < 1024 ? size : 1024;
 			scratch[n++] = sh->slots[i];
+		}
+	}
+	unsigned shift = order_shift(sum, n);
 	ns = la_remap(sh->slots, bytes, cap * sizeof(*ns));
 	if (ns) {
 		memset(ns, 0, bytes); /* the added part comes zeroed */
 		la_prefault((char *)ns + bytes, cap * sizeof(*ns) - bytes);
-		place_all(ns, cap, scratch, n);
+		place_all(ns, cap, shift, scratch, n);
+		__atomic_store_n(&sh->shift, shift, __ATOMIC_RELAXED); /* la_table_prefetch reads it */
 	}
 out:
 	la_unlock(&scratch_lock);
@@ -176,7 +212,7 @@ static int grow_locked(struct shard *sh)
 		ns = la_map(cap * sizeof(*ns));
 		if (ns) {
 			la_prefault(ns, cap * sizeof(*ns));
-			place_all(ns, cap, sh->slots, sh->cap);
+			place_all(ns, cap, sh->shift, sh->slots, sh->cap);
 			la_unmap(sh->slots, sh->cap * sizeof(*ns));
 		}
 	}
@@ -192,7 +228,7 @@ static long find_locked(const struct shard *sh, uintptr_t addr)
 {
 	if (!sh->cap)
 		return -1;
-	for (size_t i = home(addr, sh->cap);; i = next(i, sh->cap)) {
+	for (size_t i = home(addr, sh->cap, sh->shift);; i = next(i, sh->cap)) {
 		uint64_t k = sh->slots[i].key;
 		if (!k)
 			return -1;
@@ -206,7 +242,7 @@ static void erase_locked(struct shard *sh, size_t hole)
 {
 	size_t cap = sh->cap;
 	for (size_t j = next(hole, cap); sh->slots[j].key; j = next(j, cap)) {
-		size_t h = home((uintptr_t)(sh->slots[j].key & ADDR_MASK), cap);
+		size_t h = home((uintptr_t)(sh->slots[j].key & ADDR_MASK), cap, sh->shift);
 		/* j may move to hole unless its home lies in (hole, j] cyclically */
 		size_t dh = j >= h ? j - h : j + cap - h;
 		size_t dj = j >= hole ? j - hole : j + cap - hole;
@@ -225,8 +261,9 @@ void la_table_prefetch(uintptr_t addr)
 	struct shard *sh = shard_of(addr);
 	struct slot *slots = __atomic_load_n(&sh->slots, __ATOMIC_RELAXED);
 	size_t cap = __atomic_load_n(&sh->cap, __ATOMIC_RELAXED);
+	unsigned shift = __atomic_load_n(&sh->shift, __ATOMIC_RELAXED);
 	if (cap) /* a torn read of slots and cap may point anywhere: prefetch never faults */
-		__builtin_prefetch(&slots[home(addr, cap)], 1);
+		__builtin_prefetch(&slots[home(addr, cap, shift)], 1);
 }
 
 int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flags)
@@ -244,7 +281,7 @@ int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flag
 	} else {
 		/* one walk: to addr (the allocator reused an address whose free we
 		 * missed: overwrite) or to the first empty slot, its place */
-		size_t cap = sh->cap, i = home(addr, cap);
+		size_t cap = sh->cap, i = home(addr, cap, sh->shift);
 		uint64_t k;
 		while ((k = sh->slots[i].key) != 0 && (k & ADDR_MASK) != addr)
 			i = next(i, cap);
