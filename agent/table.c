@@ -31,6 +31,7 @@ struct shard {
 	struct slot *slots __attribute__((aligned(64)));
 	size_t cap;
 	unsigned shift; /* 0: slots by hash; else by address, see home() */
+	int unordered;  /* its blocks did not fit an order once: by hash for good */
 } __attribute__((aligned(64)));
 
 static struct shard shards[NSHARDS];
@@ -108,7 +109,9 @@ static inline size_t home(uintptr_t a, size_t cap, unsigned shift)
 {
 	if (!shift)
 		return (size_t)((unsigned __int128)mix(a) * cap >> 64);
-	size_t window = (size_t)((unsigned __int128)mix(a >> (shift + 4)) * (cap / 4) >> 64) * 4;
+	/* the hash's top 8 bits are close to the shard's own (shard_of): without
+	 * them, so that windows spread over the whole array */
+	size_t window = (size_t)((unsigned __int128)(mix(a >> (shift + 4)) << 8) * (cap / 4) >> 64) * 4;
 	size_t i = window + ((a >> shift) & 15);
 	return i >= cap ? i - cap : i;
 }
@@ -117,15 +120,21 @@ static inline size_t home(uintptr_t a, size_t cap, unsigned shift)
  * of the n blocks of a shard: about half a block plus its allocator header,
  * so a window holds at most half as many blocks as slots and its run stays
  * short even where blocks lie densely. A fixed step does not: 64 bytes made
- * runs of a 1M-block heap of 16-byte blocks twice as slow to walk. */
+ * runs of a 1M-block heap of 16-byte blocks twice as slow to walk. Blocks
+ * of mixed sizes can still crowd a window: see place_all and LONG_RUN. */
 static unsigned order_shift(size_t sum, size_t n)
 {
 	size_t mean = (n ? sum / n : 0) + 16;
 	unsigned shift = 4;
-	while (shift < 12 && (size_t)4 << shift <= mean)
+	while ((size_t)4 << shift <= mean) /* at most 9: sizes count up to 1 KiB */
 		shift++;
 	return shift;
 }
+
+/* An insert that walks this far in an ordered shard puts the shard back to
+ * slots by hash for good (rehash_locked): its blocks no longer match the
+ * step, and a shard that changed once may change again. */
+#define LONG_RUN 64
 
 static inline size_t next(size_t i, size_t cap)
 {
@@ -142,17 +151,19 @@ static inline int full(size_t count, size_t cap)
 }
 
 /* Puts the members of src[0, n) (empty slots skipped) into the empty array
- * slots of cap slots. */
-static void place_all(struct slot *slots, size_t cap, unsigned shift, const struct slot *src, size_t n)
+ * slots of cap slots; returns the slots walked past their homes, in all. */
+static size_t place_all(struct slot *slots, size_t cap, unsigned shift, const struct slot *src, size_t n)
 {
+	size_t walked = 0;
 	for (size_t k = 0; k < n; k++) {
 		if (!src[k].key)
 			continue;
 		size_t i = home((uintptr_t)(src[k].key & ADDR_MASK), cap, shift);
-		while (slots[i].key)
+		for (; slots[i].key; walked++)
 			i = next(i, cap);
 		slots[i] = src[k];
 	}
+	return walked;
 }
 
 /* Growth in a big table: the shard's members go to a scratch array, its own
@@ -168,6 +179,9 @@ static la_lock_t scratch_lock;
 static struct slot *scratch;
 static size_t scratch_cap;
 
+/* Refills the shard's array, extended to cap slots, in address order unless
+ * the shard is unordered or the order walks more than hashing would (sizes
+ * too mixed for one step); the shard is then unordered. */
 static struct slot *regrow_locked(struct shard *sh, size_t cap)
 {
 	size_t bytes = sh->cap * sizeof(struct slot), n = 0, sum = 0;
@@ -189,12 +203,17 @@ static struct slot *regrow_locked(struct shard *sh, size_t cap)
 			scratch[n++] = sh->slots[i];
 		}
 	}
-	unsigned shift = order_shift(sum, n);
+	unsigned shift = sh->unordered ? 0 : order_shift(sum, n);
 	ns = la_remap(sh->slots, bytes, cap * sizeof(*ns));
 	if (ns) {
 		memset(ns, 0, bytes); /* the added part comes zeroed */
 		la_prefault((char *)ns + bytes, cap * sizeof(*ns) - bytes);
-		place_all(ns, cap, shift, scratch, n);
+		if (place_all(ns, cap, shift, scratch, n) > 2 * n) { /* hashing walks ~1 a block */
+			memset(ns, 0, cap * sizeof(*ns));
+			shift = 0;
+			sh->unordered = 1;
+			place_all(ns, cap, 0, scratch, n);
+		}
 		__atomic_store_n(&sh->shift, shift, __ATOMIC_RELAXED); /* la_table_prefetch reads it */
 	}
 out:
@@ -221,6 +240,16 @@ static int grow_locked(struct shard *sh)
 	__atomic_store_n(&sh->slots, ns, __ATOMIC_RELAXED); /* la_table_prefetch reads them */
 	__atomic_store_n(&sh->cap, cap, __ATOMIC_RELAXED);
 	return 0;
+}
+
+/* The shard's array refilled in place, by hash for good; as it was when
+ * that fails. */
+static void rehash_locked(struct shard *sh)
+{
+	sh->unordered = 1;
+	struct slot *ns = regrow_locked(sh, sh->cap);
+	if (ns)
+		__atomic_store_n(&sh->slots, ns, __ATOMIC_RELAXED);
 }
 
 /* Returns the slot index of addr, or -1. */
@@ -281,12 +310,14 @@ int la_table_insert(uintptr_t addr, uint64_t size, uint32_t stack, uint16_t flag
 	} else {
 		/* one walk: to addr (the allocator reused an address whose free we
 		 * missed: overwrite) or to the first empty slot, its place */
-		size_t cap = sh->cap, i = home(addr, cap, sh->shift);
+		size_t cap = sh->cap, i = home(addr, cap, sh->shift), walked = 0;
 		uint64_t k;
-		while ((k = sh->slots[i].key) != 0 && (k & ADDR_MASK) != addr)
+		for (; (k = sh->slots[i].key) != 0 && (k & ADDR_MASK) != addr; walked++)
 			i = next(i, cap);
 		sh->count += k == 0;
 		sh->slots[i] = s;
+		if (LA_UNLIKELY(walked > LONG_RUN) && sh->shift)
+			rehash_locked(sh);
 	}
 	la_unlock(&sh->lock);
 	return rc;

@@ -1,6 +1,6 @@
 /* core.c: unit tests (TAP) of the agent's data structures, linked against
  * the agent core directly: the live table against a reference model under
- * random inserts and removes with growth, huge blocks, the stack depot's
+ * random inserts and removes with growth, by hash and in address order, huge blocks, the stack depot's
  * deduplication, the snapshot's sort, the options parser, and the capture's
  * own stack walk against libunwind's on the same frames. */
 #include <stdio.h>
@@ -90,6 +90,26 @@ static void test_table(void)
 		size[i] = (uint64_t)i * 7 + 1;
 	}
 	table_model(addr, size, N, 0, "small table");
+
+	/* A shard's blocks change from 1 KiB ones to dense 16-byte ones with no
+	 * growth in between: the step chosen for the first would crowd the
+	 * second, so the shard goes back to slots by hash. */
+	int good = 1;
+	struct la_block pb;
+	for (int phase = 0; phase < 2; phase++) {
+		uintptr_t base = phase ? (uintptr_t)5 << 36 : (uintptr_t)4 << 36, stride = phase ? 32 : 1040;
+		for (int i = 0; i < 400000; i++)
+			good &= la_table_insert(base + (uintptr_t)i * stride, phase ? 16 : 1024, 1, 0) == 0;
+		for (int i = 0; i < 400000; i++)
+			good &= la_table_find(base + (uintptr_t)i * stride, &pb) && pb.size == (phase ? 16u : 1024u);
+		good &= !la_table_find(base + 8, &pb);
+		la_table_lock_all();
+		good &= la_table_count_locked() == 400000;
+		la_table_unlock_all();
+		for (int i = 0; i < 400000; i++)
+			good &= la_table_remove(base + (uintptr_t)i * stride, &pb) == 1;
+	}
+	ok(good, "blocks of 1 KiB, then as many dense 16-byte ones: each found once");
 
 	/* A table past the caches' size keeps slots in address order (see
 	 * table.c, home): heaps of densely packed small blocks, of mid-sized
