@@ -1,8 +1,9 @@
 /* core.c: unit tests (TAP) of the agent's data structures, linked against
  * the agent core directly: the live table against a reference model under
- * random inserts and removes with growth, by hash and in address order, huge blocks, the stack depot's
- * deduplication, the snapshot's sort, the options parser, and the capture's
- * own stack walk against libunwind's on the same frames. */
+ * random inserts and removes with growth, by hash and in address order, huge
+ * blocks, the stack depot's deduplication, the snapshot's sort, the options
+ * parser, and the capture's own stack walk against libunwind's on the same
+ * frames. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
