@@ -427,6 +427,10 @@ void la_trigger_init(void);
 void la_trigger_after_fork(void);
 /* libc's sigaction, past the agent's wrapper */
 int la_trigger_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* Sets sig to SIG_DFL or SIG_IGN (no flags, empty mask), past the wrapper. */
+void la_trigger_set_bare(int sig, void (*disposition)(int));
+/* Runs a program handler as the kernel would call it (SA_SIGINFO or not). */
+void la_trigger_call_handler(const struct sigaction *a, int sig, siginfo_t *si, void *uc);
 /* Around exec and posix_spawn: signals the program ignores, but whose
  * handler is the agent's, ignored for real, so what it starts inherits
  * them ignored; then the agent's handlers again. */

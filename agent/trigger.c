@@ -57,7 +57,7 @@ static int is_oneshot(const struct sigaction *a)
 	return (a->sa_flags & SA_RESETHAND) && is_handler(a);
 }
 
-static void call_handler(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+void la_trigger_call_handler(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
 {
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
@@ -90,7 +90,7 @@ static void on_snapshot(int sig, siginfo_t *si, void *uc)
 		return;
 	if (a.sa_flags & SA_RESETHAND)
 		prog_act[sig].sa_handler = SIG_DFL;
-	call_handler(&a, sig, si, uc);
+	la_trigger_call_handler(&a, sig, si, uc);
 }
 
 /* The exit report, once per process, whoever asks first (exit, _exit, a
@@ -114,17 +114,17 @@ static void report_death(int sig)
 	la_exit_report();
 }
 
-static void set_default(int sig)
+void la_trigger_set_bare(int sig, void (*disposition)(int))
 {
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	real_sigaction(sig, &dfl, NULL);
+	struct sigaction a;
+	memset(&a, 0, sizeof(a));
+	a.sa_handler = disposition;
+	la_trigger_real_sigaction(sig, &a, NULL);
 }
 
 void la_trigger_reraise(int sig)
 {
-	set_default(sig);
+	la_trigger_set_bare(sig, SIG_DFL);
 	sigset_t s;
 	sigemptyset(&s);
 	sigaddset(&s, sig);
@@ -165,7 +165,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		int saved = errno;
 		if (!la_guard)
 			report_death(sig);
-		set_default(sig);
+		la_trigger_set_bare(sig, SIG_DFL);
 		siginfo_t again = *si; /* blocked until the handler returns */
 		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, &again);
 		errno = saved;
@@ -201,13 +201,13 @@ static void on_oneshot(int sig, siginfo_t *si, void *uc)
 		/* inside the agent, a death would wait for it (la_pending_fatal)
 		 * while the handler's raise returned: the bare reset, no report */
 		mode[sig] = MODE_NONE;
-		set_default(sig);
+		la_trigger_set_bare(sig, SIG_DFL);
 	} else {
 		mode[sig] = MODE_FATAL;
 		install(sig, NULL);
 	}
 	errno = saved;
-	call_handler(&a, sig, si, uc);
+	la_trigger_call_handler(&a, sig, si, uc);
 }
 
 void la_fatal_resume(void)
@@ -309,14 +309,6 @@ static int ignored_by_program(int sig)
 	       prog_act[sig].sa_handler == SIG_IGN;
 }
 
-static void ignore_for_real(int sig)
-{
-	struct sigaction ign;
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	real_sigaction(sig, &ign, NULL);
-}
-
 /* begin: SIG_IGN for real; end: the agent's handlers back */
 static void exec_window(int begin)
 {
@@ -324,7 +316,7 @@ static void exec_window(int begin)
 		if (!ignored_by_program(sig))
 			continue;
 		if (begin)
-			ignore_for_real(sig);
+			la_trigger_set_bare(sig, SIG_IGN);
 		else
 			install(sig, &prog_act[sig]);
 	}
@@ -487,7 +479,7 @@ LA_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	prog_act[sig] = *act;
 	prog_set[sig] = 1;
 	if (__atomic_load_n(&exec_depth, __ATOMIC_ACQUIRE) && ignored_by_program(sig))
-		ignore_for_real(sig); /* inside the exec window */
+		la_trigger_set_bare(sig, SIG_IGN); /* inside the exec window */
 	else
 		install(sig, act);
 	return 0;

@@ -293,7 +293,6 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 static void forward(int sig, siginfo_t *si, void *ctx)
 {
 	struct sigaction a = prog_action;
-	int info = (a.sa_flags & SA_SIGINFO) != 0;
 	if (a.sa_handler == SIG_IGN) /* the union's value, whatever SA_SIGINFO says */
 		return;
 	if (a.sa_handler == SIG_DFL) {
@@ -312,10 +311,7 @@ static void forward(int sig, siginfo_t *si, void *ctx)
 	if (!(a.sa_flags & SA_NODEFER))
 		sigaddset(&m, sig);
 	pthread_sigmask(SIG_SETMASK, &m, NULL); /* sigreturn restores the thread's own */
-	if (info)
-		a.sa_sigaction(sig, si, ctx);
-	else
-		a.sa_handler(sig);
+	la_trigger_call_handler(&a, sig, si, ctx);
 }
 
 static void handler(int sig, siginfo_t *si, void *ctx)
@@ -359,12 +355,8 @@ static int program_ignores_stop(void)
 
 void la_world_exec_begin(void)
 {
-	if (program_ignores_stop()) {
-		struct sigaction ign;
-		memset(&ign, 0, sizeof(ign));
-		ign.sa_handler = SIG_IGN;
-		la_trigger_real_sigaction(installed_sig, &ign, NULL);
-	}
+	if (program_ignores_stop())
+		la_trigger_set_bare(installed_sig, SIG_IGN);
 }
 
 void la_world_exec_end(void)
