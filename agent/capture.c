@@ -486,6 +486,7 @@ struct memos {
 	uintptr_t head[MEMOS];
 	struct memo m[MEMOS];
 	int cur;            /* the latest; suffixes are taken from it */
+	int used;           /* memos ever given a walk */
 	uint64_t rnd;       /* picks the memo a new walk replaces */
 	struct memos *next; /* in the spare list */
 };
@@ -541,7 +542,7 @@ static struct memos *__attribute__((noinline)) memos_take(void)
 	la_unlock(&spare_lock);
 	if (!s)
 		return NULL;
-	s->cur = 0;
+	s->cur = s->used = 0;
 	if (pthread_setspecific(mine_key, s) != 0) {
 		memos_give_back(s);
 		return NULL;
@@ -692,6 +693,16 @@ static inline int whole_holds(const struct memo *o, int max, uintptr_t ip, uintp
 	return r == o->nreads;
 }
 
+/* The first memo of the set cand whose walk holds in full, or -1. */
+static inline int holding(const struct memos *s, unsigned cand, int max, uintptr_t ip, uintptr_t sp,
+			  uintptr_t bp, unsigned gen)
+{
+	for (; cand; cand &= cand - 1)
+		if (whole_holds(&s->m[__builtin_ctz(cand)], max, ip, sp, bp, gen))
+			return __builtin_ctz(cand);
+	return -1;
+}
+
 int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	      const uintptr_t **out)
 {
@@ -704,28 +715,36 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	la_capture_tag = NULL;
 	if (max > MEMO_FRAMES || (LA_UNLIKELY(!s) && !(s = memos_take())))
 		return -1;
+	/* the latest first: a loop allocating from one place stops there */
+	int i = whole_holds(&s->m[s->cur], max, ip, sp, bp, gen) ? s->cur : -1;
 	uintptr_t h = head_of(ip, sp);
-	unsigned cand = 0;
-	for (int i = 0; i < MEMOS; i++)
-		cand |= (unsigned)(s->head[i] == h) << i;
-	for (; cand; cand &= cand - 1) {
-		int i = __builtin_ctz(cand);
-		struct memo *o = &s->m[i];
-		if (whole_holds(o, max, ip, sp, bp, gen)) {
-			*out = o->pcs; /* read in place: no copy, no store to forward */
-			la_capture_tag = &o->tag;
-			s->cur = i;
-			return o->n;
-		}
+	if (i < 0) {
+		unsigned cand = 0;
+		for (int k = 0; k < MEMOS; k++)
+			cand |= (unsigned)(s->head[k] == h) << k;
+		i = holding(s, cand & ~(1u << s->cur), max, ip, sp, bp, gen);
+	}
+	if (i >= 0) {
+		struct memo *hit = &s->m[i];
+		*out = hit->pcs; /* read in place: no copy, no store to forward */
+		la_capture_tag = &hit->tag;
+		s->cur = i;
+		return hit->n;
 	}
 	const struct memo *o = &s->m[s->cur];
-	/* Any memo but the latest (the suffix source) gives way, at random: a
-	 * loop that allocates from more places than there are memos keeps most
-	 * of them. Oldest-first keeps none: sqlite3, about 25 places a
-	 * statement, matched 19% of its captures whole with it, 73% now. */
-	s->rnd = s->rnd * 6364136223846793005ull + 1442695040888963407ull;
-	int w = (int)((s->rnd >> 32) * (MEMOS - 1) >> 32);
-	w += w >= s->cur;
+	/* The next unused memo (so a thread with few places touches few pages),
+	 * then any but the latest (the suffix source), at random: a loop that
+	 * allocates from more places than there are memos keeps most of them.
+	 * Oldest-first keeps none: sqlite3, about 25 places a statement,
+	 * matched 19% of its captures whole with it, 73% now. */
+	int w = s->used;
+	if (w < MEMOS) {
+		s->used++;
+	} else {
+		s->rnd = s->rnd * 6364136223846793005ull + 1442695040888963407ull;
+		w = (int)((s->rnd >> 32) * (MEMOS - 1) >> 32);
+		w += w >= s->cur;
+	}
 	struct memo *m = &s->m[w];
 	s->head[w] = 0;
 	int n = walk(pcs, max, ip, sp, bp, m, o->n && o->gen == gen ? o : &none);
