@@ -468,25 +468,30 @@ struct memo {
 /* Walks remembered per thread: the allocation sites of a program's inner
  * loop. With 4, a third of python3's captures matched a whole walk and the
  * rest hashed and compared 32 frames in the depot (a tenth of its time
- * under the agent); with 16, 99.6% match (sqlite3: 73%, and 99.9% with 32,
- * at twice the memory). A memo is 2.3 KiB, its pages touched only once a
- * walk is kept there. */
-#define MEMOS 16
+ * under the agent); with 16, 99.6% match. sqlite3, about 25 places a
+ * statement, matches 73% with 16 and 99.9% with 32. A memo is 2.3 KiB, its
+ * pages touched only once a walk is kept there, so a thread starts with 16
+ * and takes 32 only once its walks keep replacing each other. */
+#define MEMOS 32
+#define MEMOS_FEW 16
+#define GROW_AFTER 4096 /* walks replaced before a thread takes all MEMOS */
 static unsigned flush_gen;          /* bumped by la_capture_flush: rules changed */
 LA_TLS uint32_t *la_capture_tag;
 
-/* A thread's walks live in agent memory, not in static TLS (37 KiB): glibc
+/* A thread's walks live in agent memory, not in static TLS (74 KiB): glibc
  * carves static TLS out of every thread's stack, which left a thread made
  * with a 16 KiB stack about 3 KiB, and the scan reads TLS as a root, where
  * the rbp values a walk keeps held blocks the program had dropped. Taken at
  * a thread's first capture, given back by a key destructor at its exit. */
 struct memos {
 	/* head_of(ip, sp) of each memo's walk, 0 none: a capture reads these
-	 * two lines, not a line or two of every memo */
+	 * four lines, not a line or two of every memo */
 	uintptr_t head[MEMOS];
 	struct memo m[MEMOS];
 	int cur;            /* the latest; suffixes are taken from it */
 	int used;           /* memos ever given a walk */
+	int cap;            /* memos in use: MEMOS_FEW, then MEMOS */
+	unsigned replaced;  /* walks replaced while cap was MEMOS_FEW */
 	uint64_t rnd;       /* picks the memo a new walk replaces */
 	struct memos *next; /* in the spare list */
 };
@@ -543,6 +548,8 @@ static struct memos *__attribute__((noinline)) memos_take(void)
 	if (!s)
 		return NULL;
 	s->cur = s->used = 0;
+	s->cap = MEMOS_FEW;
+	s->replaced = 0;
 	if (pthread_setspecific(mine_key, s) != 0) {
 		memos_give_back(s);
 		return NULL;
@@ -735,14 +742,16 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	/* The next unused memo (so a thread with few places touches few pages),
 	 * then any but the latest (the suffix source), at random: a loop that
 	 * allocates from more places than there are memos keeps most of them.
-	 * Oldest-first keeps none: sqlite3, about 25 places a statement,
-	 * matched 19% of its captures whole with it, 73% now. */
+	 * Oldest-first keeps none: sqlite3 matched 19% of its captures whole
+	 * with it, 73% at random. */
 	int w = s->used;
-	if (w < MEMOS) {
+	if (w < s->cap) {
 		s->used++;
 	} else {
+		if (s->cap < MEMOS && ++s->replaced == GROW_AFTER)
+			s->cap = MEMOS; /* the next walks fill the new memos */
 		s->rnd = s->rnd * 6364136223846793005ull + 1442695040888963407ull;
-		w = (int)((s->rnd >> 32) * (MEMOS - 1) >> 32);
+		w = (int)((s->rnd >> 32) * (unsigned)(s->cap - 1) >> 32);
 		w += w >= s->cur;
 	}
 	struct memo *m = &s->m[w];

@@ -224,6 +224,14 @@ static void test_capture(void)
 	}
 	ok(good, "the capture's walk gives libunwind's frames, fresh and remembered");
 	ok(walked, "and it walked itself, without falling back to libunwind");
+	/* 45 places in turn, more than a thread's memos: walks replace each
+	 * other at random, thousands of times, until the thread takes more */
+	for (int round = 0; round < 120; round++)
+		for (int d = 0; d < 45; d++) {
+			good &= down(d, &w);
+			walked &= w;
+		}
+	ok(good && walked, "so too when more places than memos take turns");
 }
 
 int main(void)
