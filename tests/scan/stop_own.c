@@ -8,6 +8,8 @@
 // EXPECT: reports 2
 // EXPECT: each-report 1
 // EXPECT: world 2 2 0
+// OPTIONS: stop_timeout_ms=10000
+// (the counts are exact: a loaded machine must not make a thread late)
 // EXPECT: record R m 222 1 held_by_sleeper
 // EXPECT: stdout own handler: 2 calls, value 5, SIGUSR2 blocked 1
 // EXPECT: stdout view: own handler 1, then SIG_DFL 1

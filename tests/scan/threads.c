@@ -7,6 +7,8 @@
 // EXPECT: record R m 303 1 on_stack
 // EXPECT: record R m 404 1 in_register
 // EXPECT: world 4 4 0
+// OPTIONS: stop_timeout_ms=10000
+// (the counts are exact: a loaded machine must not make a thread late)
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
