@@ -484,8 +484,8 @@ LA_TLS uint32_t *la_capture_tag;
  * the rbp values a walk keeps held blocks the program had dropped. Taken at
  * a thread's first capture, given back by a key destructor at its exit. */
 struct memos {
-	/* head_of(ip, sp) of each memo's walk, 0 none: a capture reads these
-	 * four lines, not a line or two of every memo */
+	/* head_of(ip, sp) of each memo's walk, 0 none: a capture compares
+	 * these words, in four lines, not a line or two of every memo */
 	uintptr_t head[MEMOS];
 	struct memo m[MEMOS];
 	int cur;            /* the latest; suffixes are taken from it */
@@ -700,16 +700,6 @@ static inline int whole_holds(const struct memo *o, int max, uintptr_t ip, uintp
 	return r == o->nreads;
 }
 
-/* The first memo of the set cand whose walk holds in full, or -1. */
-static inline int holding(const struct memos *s, unsigned cand, int max, uintptr_t ip, uintptr_t sp,
-			  uintptr_t bp, unsigned gen)
-{
-	for (; cand; cand &= cand - 1)
-		if (whole_holds(&s->m[__builtin_ctz(cand)], max, ip, sp, bp, gen))
-			return __builtin_ctz(cand);
-	return -1;
-}
-
 int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	      const uintptr_t **out)
 {
@@ -722,14 +712,14 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	la_capture_tag = NULL;
 	if (max > MEMO_FRAMES || (LA_UNLIKELY(!s) && !(s = memos_take())))
 		return -1;
-	/* the latest first: a loop allocating from one place stops there */
+	/* the latest first (a loop allocating from one place stops there), then
+	 * the others in turn, from the one after it */
 	int i = whole_holds(&s->m[s->cur], max, ip, sp, bp, gen) ? s->cur : -1;
 	uintptr_t h = head_of(ip, sp);
-	if (i < 0) {
-		unsigned cand = 0;
-		for (int k = 0; k < MEMOS; k++)
-			cand |= (unsigned)(s->head[k] == h) << k;
-		i = holding(s, cand & ~(1u << s->cur), max, ip, sp, bp, gen);
+	for (int k = 1, j = s->cur; i < 0 && k < s->used; k++) {
+		j = j + 1 == s->used ? 0 : j + 1;
+		if (s->head[j] == h && whole_holds(&s->m[j], max, ip, sp, bp, gen))
+			i = j;
 	}
 	if (i >= 0) {
 		struct memo *hit = &s->m[i];
