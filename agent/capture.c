@@ -487,6 +487,7 @@ struct memos {
 	/* head_of(ip, sp) of each memo's walk, 0 none: a capture compares
 	 * these words, in four lines, not a line or two of every memo */
 	uintptr_t head[MEMOS];
+	uint8_t after[MEMOS]; /* the memo whose walk came after each one's last */
 	struct memo m[MEMOS];
 	int cur;            /* the latest; suffixes are taken from it */
 	int used;           /* memos ever given a walk */
@@ -713,10 +714,13 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	if (max > MEMO_FRAMES || (LA_UNLIKELY(!s) && !(s = memos_take())))
 		return -1;
 	/* the latest first (a loop allocating from one place stops there), then
-	 * the others in turn, from the one after it */
-	int i = whole_holds(&s->m[s->cur], max, ip, sp, bp, gen) ? s->cur : -1;
+	 * the one that followed it last time (a loop over a few places), then
+	 * the others in turn */
+	int c = s->cur, i = whole_holds(&s->m[c], max, ip, sp, bp, gen) ? c : -1;
 	uintptr_t h = head_of(ip, sp);
-	for (int k = 1, j = s->cur; i < 0 && k < s->used; k++) {
+	if (i < 0 && s->head[s->after[c]] == h && whole_holds(&s->m[s->after[c]], max, ip, sp, bp, gen))
+		i = s->after[c];
+	for (int k = 1, j = c; i < 0 && k < s->used; k++) {
 		j = j + 1 == s->used ? 0 : j + 1;
 		if (s->head[j] == h && whole_holds(&s->m[j], max, ip, sp, bp, gen))
 			i = j;
@@ -725,6 +729,8 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 		struct memo *hit = &s->m[i];
 		*out = hit->pcs; /* read in place: no copy, no store to forward */
 		la_capture_tag = &hit->tag;
+		if (i != c)
+			s->after[c] = (uint8_t)i;
 		s->cur = i;
 		return hit->n;
 	}
@@ -756,6 +762,7 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 		m->bp0 = needs_bp(m, 0);
 		m->tag = 0;
 		la_capture_tag = &m->tag;
+		s->after[c] = (uint8_t)w;
 		s->cur = w;
 	}
 	return n;
