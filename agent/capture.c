@@ -716,10 +716,10 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 	/* the latest first (a loop allocating from one place stops there), then
 	 * the one that followed it last time (a loop over a few places), then
 	 * the others in turn */
-	int c = s->cur, i = whole_holds(&s->m[c], max, ip, sp, bp, gen) ? c : -1;
+	int c = s->cur, a = s->after[c], i = whole_holds(&s->m[c], max, ip, sp, bp, gen) ? c : -1;
 	uintptr_t h = head_of(ip, sp);
-	if (i < 0 && s->head[s->after[c]] == h && whole_holds(&s->m[s->after[c]], max, ip, sp, bp, gen))
-		i = s->after[c];
+	if (i < 0 && s->head[a] == h && whole_holds(&s->m[a], max, ip, sp, bp, gen))
+		i = a;
 	for (int k = 1, j = c; i < 0 && k < s->used; k++) {
 		j = j + 1 == s->used ? 0 : j + 1;
 		if (s->head[j] == h && whole_holds(&s->m[j], max, ip, sp, bp, gen))
@@ -734,7 +734,7 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 		s->cur = i;
 		return hit->n;
 	}
-	const struct memo *o = &s->m[s->cur];
+	const struct memo *o = &s->m[c];
 	/* The next unused memo (so a thread with few places touches few pages),
 	 * then any but the latest (the suffix source), at random: a loop that
 	 * allocates from more places than there are memos keeps most of them.
@@ -748,7 +748,7 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 			s->cap = MEMOS; /* the next walks fill the new memos */
 		s->rnd = s->rnd * 6364136223846793005ull + 1442695040888963407ull;
 		w = (int)((s->rnd >> 32) * (unsigned)(s->cap - 1) >> 32);
-		w += w >= s->cur;
+		w += w >= c;
 	}
 	struct memo *m = &s->m[w];
 	s->head[w] = 0;
