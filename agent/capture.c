@@ -751,11 +751,10 @@ int la_unwind(uintptr_t *pcs, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
 		w += w >= c;
 	}
 	struct memo *m = &s->m[w];
-	s->head[w] = 0;
 	int n = walk(pcs, max, ip, sp, bp, m, o->n && o->gen == gen ? o : &none);
 	m->n = 0;
+	s->head[w] = n > 0 ? h : 0;
 	if (n > 0) {
-		s->head[w] = h;
 		memcpy(m->pcs, pcs, sizeof(*pcs) * (size_t)n);
 		m->n = n;
 		m->gen = gen;
