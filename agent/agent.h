@@ -113,7 +113,7 @@ static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
  * hook's, then the program's. The agent's frames at the top (the hook;
  * realloc(NULL) calling malloc) are dropped by address range. */
 int unw_backtrace(void **buffer, int size); /* libunwind, no header needed */
-void la_unwind_begin(void); /* before each libunwind walk (see read_word) */
+void la_unwind_begin(void); /* before each libunwind walk: starts it the first time */
 extern uintptr_t la_self_text_lo;            /* the agent's own text */
 extern uintptr_t la_self_text_hi;
 #define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */
@@ -152,6 +152,7 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *buf, int 
 			 : "=&r"(ip), "=&r"(sp), "=&r"(bp));
 	int n = la_unwind(buf, max + LA_CAPTURE_SLACK, ip, sp, bp, &pcs);
 	if (LA_UNLIKELY(n < 0)) {
+		la_unwind_begin();
 		n = unw_backtrace((void **)buf, max + LA_CAPTURE_SLACK);
 		pcs = buf; /* la_capture_tag is NULL */
 	}
@@ -170,6 +171,10 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *buf, int 
 	}
 	return n - skip < max ? n - skip : max;
 }
+/* The stack pointer and callee-saved registers (rbx, rbp, r12-r15) of the
+ * calling thread as they were when it called the function starting at one
+ * of funcs[0..n), whose frame must still be live: 1 when found, else 0. */
+int la_unwind_call_regs(const uintptr_t *funcs, int n, uintptr_t *sp, uintptr_t regs[6]);
 void la_capture_init(void);
 void la_capture_flush(void); /* after dlclose: forget cached unwind rules */
 

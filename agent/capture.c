@@ -5,8 +5,10 @@
  * over the kernel's signal frames itself (a handler on a small alternate
  * stack has no room for libunwind). Any other frame the walker does not
  * fully understand sends the whole capture to unw_backtrace, so stacks stay
- * what libunwind would give; libunwind reads memory through read_word here,
- * never through its pipe among the program's descriptors.
+ * what libunwind would give; libunwind starts then, at its first use, and
+ * reads memory through read_word here, never through its pipe among the
+ * program's descriptors. The exit report's walk to the call of exit follows
+ * the same tables.
  */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
@@ -129,21 +131,33 @@ static uintptr_t encoded(struct rd *r, uint8_t enc, uintptr_t dbase)
 	return v;
 }
 
-/* The CFA rule and the two register rules the walker follows. */
+/* The CFA rule, the return address's rule and the callee-saved registers'
+ * (rbx, rbp, r12-r15: the walker follows rbp, the exit walk all six). */
 struct cfi_state {
 	int cfa_reg;       /* DWARF 7 rsp, 6 rbp */
 	int64_t cfa_off;
-	int rbp_saved, ra_saved, ra_undef, slow;
-	int64_t rbp_off, ra_off;
+	int ra_saved, ra_undef, slow;
+	int64_t ra_off;
+	unsigned saved, other; /* by callee-saved index: at CFA + off[i]; some other rule */
+	int64_t off[6];
 };
 
 enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
+enum { CS_RBP = 1 }; /* callee-saved index of rbp */
+
+/* The callee-saved index of DWARF register reg (rbx 3, rbp 6, r12-r15), or -1. */
+static int callee_saved(uint64_t reg)
+{
+	return reg == 3 ? 0 : reg == DW_RBP ? CS_RBP : reg >= 12 && reg <= 15 ? (int)reg - 10 : -1;
+}
 
 static void set_offset(struct cfi_state *s, uint64_t reg, int64_t off)
 {
-	if (reg == DW_RBP) {
-		s->rbp_saved = 1;
-		s->rbp_off = off;
+	int i = callee_saved(reg);
+	if (i >= 0) {
+		s->saved |= 1u << i;
+		s->other &= ~(1u << i);
+		s->off[i] = off;
 	} else if (reg == DW_RA) {
 		s->ra_saved = 1;
 		s->ra_undef = 0;
@@ -153,11 +167,17 @@ static void set_offset(struct cfi_state *s, uint64_t reg, int64_t off)
 	}
 }
 
-/* Any rule other than "saved at CFA + n" for rbp, rsp or the return address. */
-static void set_other(struct cfi_state *s, uint64_t reg)
+/* Any rule other than "saved at CFA + n" (same value: keep 0): rsp, rbp and
+ * the return address are beyond the walker; the others only the exit walk's. */
+static void set_other(struct cfi_state *s, uint64_t reg, int same)
 {
-	if (reg == DW_RBP || reg == DW_RSP || reg == DW_RA)
+	int i = callee_saved(reg);
+	if (reg == DW_RBP ? !same : reg == DW_RSP || reg == DW_RA)
 		s->slow = 1;
+	if (i >= 0) {
+		s->saved &= ~(1u << i);
+		s->other = same ? s->other & ~(1u << i) : s->other | 1u << i;
+	}
 }
 
 /* Runs CFA instructions from loc until the address passes target (target 0:
@@ -191,17 +211,11 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 				s->ra_undef = 1;
 				s->ra_saved = 0;
 			} else {
-				set_other(s, reg);
+				set_other(s, reg, 0);
 			}
 			continue;
-		case 0x08: /* same value */
-			reg = uleb(r);
-			if (reg == DW_RBP)
-				s->rbp_saved = 0;
-			else
-				set_other(s, reg);
-			continue;
-		case 0x09: set_other(s, uleb(r)); set_other(s, uleb(r)); continue; /* register */
+		case 0x08: set_other(s, uleb(r), 1); continue; /* same value */
+		case 0x09: set_other(s, uleb(r), 0); set_other(s, uleb(r), 0); continue; /* register */
 		case 0x0a:
 			if (depth == 8)
 				s->slow = 1;
@@ -219,7 +233,7 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 		case 0x0e: s->cfa_off = (int64_t)uleb(r); continue;
 		case 0x10: /* expression */
 		case 0x16: /* val_expression */
-			set_other(s, uleb(r));
+			set_other(s, uleb(r), 0);
 			delta = uleb(r);
 			if (r->p + delta > r->end)
 				r->bad = 1;
@@ -238,15 +252,17 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 			return;
 		continue;
 	restore:
-		if (reg == DW_RBP) {
-			s->rbp_saved = init->rbp_saved;
-			s->rbp_off = init->rbp_off;
+		if (callee_saved(reg) >= 0) {
+			unsigned bit = 1u << callee_saved(reg);
+			s->saved = (s->saved & ~bit) | (init->saved & bit);
+			s->other = (s->other & ~bit) | (init->other & bit);
+			s->off[callee_saved(reg)] = init->off[callee_saved(reg)];
 		} else if (reg == DW_RA) {
 			s->ra_saved = init->ra_saved;
 			s->ra_undef = init->ra_undef;
 			s->ra_off = init->ra_off;
 		} else {
-			set_other(s, reg);
+			set_other(s, reg, 0);
 		}
 	}
 	if (r->bad)
@@ -264,23 +280,26 @@ static int (*find_object)(void *pc, struct dl_find_object *out);
 static const uint8_t sigreturn_code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 enum { UC_RBP = 120, UC_RSP = 160, UC_RIP = 168 };
 
-/* The rule for code address pc (already the call instruction's address for a
- * return address). Needs no lock; reads only the object's mapped tables. */
-static uint64_t rule_compute(uintptr_t pc)
+enum { CFI_OK, CFI_SIGNAL, CFI_SLOW };
+
+/* The unwind state at code address pc (already the call instruction's
+ * address for a return address) and the start of its function: CFI_OK,
+ * CFI_SIGNAL for the kernel's signal frame, CFI_SLOW for anything beyond
+ * this reader. Needs no lock; reads only the object's mapped tables. */
+static int cfi_at(uintptr_t pc, struct cfi_state *s, uintptr_t *func)
 {
 	struct dl_find_object fo;
-	const uint64_t slow = rule_make(R_VALID | R_SLOW, 0, 0, 0);
 
 	if (!find_object || find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame)
-		return slow;
+		return CFI_SLOW;
 	const uint8_t *hdr = fo.dlfo_eh_frame;
 	struct rd r = { hdr + 4, hdr + 4 + 64, 0 };
 	if (hdr[0] != 1 || hdr[3] != 0x3b) /* version 1, table: datarel sdata4 */
-		return slow;
+		return CFI_SLOW;
 	encoded(&r, hdr[1], (uintptr_t)hdr); /* eh_frame_ptr */
 	uint64_t count = encoded(&r, hdr[2], (uintptr_t)hdr);
 	if (r.bad || count == 0)
-		return slow;
+		return CFI_SLOW;
 	const int32_t *table = (const int32_t *)r.p;
 	size_t lo = 0, hi = count; /* last entry with initial location <= pc */
 	while (hi - lo > 1) {
@@ -295,15 +314,15 @@ static uint64_t rule_compute(uintptr_t pc)
 	/* the FDE and its CIE */
 	uint32_t len = (uint32_t)fixed(&(struct rd){ fde, fde + 4, 0 }, 4);
 	if (len == 0 || len == 0xffffffffu)
-		return slow;
+		return CFI_SLOW;
 	const uint8_t *cie = fde + 4 - (uint32_t)fixed(&(struct rd){ fde + 4, fde + 8, 0 }, 4);
 	uint32_t clen = (uint32_t)fixed(&(struct rd){ cie, cie + 4, 0 }, 4);
 	if (clen == 0 || clen == 0xffffffffu || cie[4] | cie[5] | cie[6] | cie[7])
-		return slow;
+		return CFI_SLOW;
 	struct rd c = { cie + 9, cie + 4 + clen, 0 };
 	const char *aug = (const char *)c.p;
 	if (cie[8] != 1 && cie[8] != 3)
-		return slow;
+		return CFI_SLOW;
 	c.p += strnlen(aug, (size_t)(c.end - c.p)) + 1;
 	uint64_t code_align = uleb(&c);
 	int64_t data_align = sleb(&c);
@@ -323,14 +342,14 @@ static uint64_t rule_compute(uintptr_t pc)
 			else if (*a == 'S')
 				signal = 1;
 			else
-				return slow; /* anything unknown */
+				return CFI_SLOW; /* anything unknown */
 		}
 		c.p = after;
 	} else if (aug[0]) {
-		return slow;
+		return CFI_SLOW;
 	}
 	if (c.bad || c.p > c.end || ra_reg != DW_RA)
-		return slow;
+		return CFI_SLOW;
 
 	struct rd f = { fde + 8, fde + 4 + len, 0 };
 	uintptr_t start = encoded(&f, fde_enc, 0);
@@ -340,29 +359,43 @@ static uint64_t rule_compute(uintptr_t pc)
 		f.p += alen;
 	}
 	if (f.bad || f.p > f.end || pc < start || pc - start >= range)
-		return slow; /* no FDE covers pc */
+		return CFI_SLOW; /* no FDE covers pc */
+	*func = start;
 	if (signal) /* pc + 1 returns from a handler: the kernel's frame is ours
 		     * only behind its own rt_sigreturn trampoline */
 		return memcmp((const void *)(pc + 1), sigreturn_code, sizeof(sigreturn_code)) ?
-			       slow :
-			       rule_make(R_VALID | R_SIGNAL | R_RBP_SAVED, 0, 0, 0);
+			       CFI_SLOW : CFI_SIGNAL;
 
-	struct cfi_state s = { 0 }, init;
-	s.cfa_reg = DW_RSP;
-	cfi_run(&c, &s, &s, 0, 0, code_align, data_align);
-	init = s;
-	cfi_run(&f, &s, &init, start, pc, code_align, data_align);
+	struct cfi_state init;
+	*s = (struct cfi_state){ .cfa_reg = DW_RSP };
+	cfi_run(&c, s, s, 0, 0, code_align, data_align);
+	init = *s;
+	cfi_run(&f, s, &init, start, pc, code_align, data_align);
+	return s->slow || (s->cfa_reg != DW_RSP && s->cfa_reg != DW_RBP) ? CFI_SLOW : CFI_OK;
+}
 
-	if (s.slow || (s.cfa_reg != DW_RSP && s.cfa_reg != DW_RBP) || s.cfa_off != (int32_t)s.cfa_off)
+/* The rule for code address pc, from its unwind state. */
+static uint64_t rule_compute(uintptr_t pc)
+{
+	const uint64_t slow = rule_make(R_VALID | R_SLOW, 0, 0, 0);
+	struct cfi_state s;
+	uintptr_t func;
+	int k = cfi_at(pc, &s, &func);
+
+	if (k == CFI_SIGNAL)
+		return rule_make(R_VALID | R_SIGNAL | R_RBP_SAVED, 0, 0, 0);
+	if (k != CFI_OK || s.cfa_off != (int32_t)s.cfa_off)
 		return slow;
+	int rbp_saved = s.saved >> CS_RBP & 1;
+	int64_t rbp_off = rbp_saved ? s.off[CS_RBP] : 0;
 	if (s.ra_undef)
 		return rule_make(R_VALID | R_END, 0, 0, 0);
 	if (!s.ra_saved || s.ra_off % 8 || s.ra_off / 8 != (int8_t)(s.ra_off / 8) ||
-	    s.rbp_off % 8 || s.rbp_off / 8 != (int8_t)(s.rbp_off / 8))
+	    rbp_off % 8 || rbp_off / 8 != (int8_t)(rbp_off / 8))
 		return slow;
 	return rule_make(R_VALID | (s.cfa_reg == DW_RBP ? R_CFA_RBP : 0) |
-				 (s.rbp_saved ? R_RBP_SAVED : 0),
-			 (int32_t)s.cfa_off, (int)s.rbp_off, (int)s.ra_off);
+				 (rbp_saved ? R_RBP_SAVED : 0),
+			 (int32_t)s.cfa_off, (int)rbp_off, (int)s.ra_off);
 }
 
 /* --- the rule cache ----------------------------------------------------------
@@ -423,7 +456,7 @@ static uint64_t __attribute__((noinline)) rule_miss(uintptr_t pc)
 	if (!rule) {
 		rule = rule_compute(pc);
 		if (!c || (c->used + 1) * 2 > c->mask + 1) {
-			struct cache *nc = cache_new(c ? (c->mask + 1) * 4 : 256); /* one page */
+			struct cache *nc = cache_new(c ? (c->mask + 1) * 4 : 128); /* one page */
 			if (nc && c)
 				for (size_t i = 0; i <= c->mask; i++)
 					if (c->e[i].key)
@@ -807,8 +840,13 @@ static void cache_after_fork(void)
 static LA_TLS uintptr_t ok_page[4];
 static LA_TLS unsigned ok_next;
 
+static void unwind_start_once(void);
+static int unwind_started;
+
 void la_unwind_begin(void)
 {
+	if (LA_UNLIKELY(!__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE)))
+		unwind_start_once();
 	memset(ok_page, 0, sizeof(ok_page));
 }
 
@@ -892,14 +930,142 @@ static void unwind_start(void)
 	}
 }
 
+/* libunwind starts when a walk first needs it, which most programs' walks
+ * never do: starting it costs about 100 KiB of resident memory (its caches,
+ * its start-up code, the libc pages it touches). Its callers hold
+ * the guard, so libunwind's own allocations do not come back here, and
+ * every signal is blocked, so no handler does; the lock is held across fork,
+ * so that no child inherits a half-started libunwind. */
+static la_lock_t unwind_lock;
+
+static void __attribute__((noinline)) unwind_start_once(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	la_lock(&unwind_lock);
+	if (!unwind_started) {
+		unwind_start();
+		/* Per-thread caching where libunwind was built with it; harmless otherwise. */
+		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		__atomic_store_n(&unwind_started, 1, __ATOMIC_RELEASE);
+	}
+	la_unlock(&unwind_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void unwind_fork_prepare(void)
+{
+	la_lock(&unwind_lock);
+}
+
+static void unwind_fork_parent(void)
+{
+	la_unlock(&unwind_lock);
+}
+
+static void unwind_fork_child(void)
+{
+	la_unlock(&unwind_lock);
+	cache_after_fork();
+}
+
 void la_capture_init(void)
 {
-	unwind_start();
-	/* Per-thread caching where libunwind was built with it; harmless otherwise. */
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	pthread_atfork(NULL, NULL, cache_after_fork);
+	pthread_atfork(unwind_fork_prepare, unwind_fork_parent, unwind_fork_child);
 	mine_key_ok = pthread_key_create(&mine_key, memos_give_back) == 0;
 	find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
+}
+
+/* --- the registers at a call ------------------------------------------------
+ * The exit report scans the exiting thread as it was when it called exit:
+ * from that call's stack pointer, with the callee-saved registers (rbx, rbp,
+ * r12-r15) it had then. A walk from here with each frame's full rules; a
+ * frame beyond them sends the walk to libunwind, as a capture's does. */
+
+/* 1 with the state after the frame of a function starting at one of
+ * funcs[0..n), 0 when no such frame is found before the outermost or a
+ * signal frame, -1 when some frame is beyond the rules. */
+static int __attribute__((noinline)) call_regs_own(const uintptr_t *funcs, int n, uintptr_t *sp_out,
+						    uintptr_t regs[6])
+{
+	uintptr_t r[6], ip, sp;
+	/* this very instruction's state: CFI describes it exactly */
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbx, 0(%2)\n\t"
+			 "mov %%rbp, 8(%2)\n\tmov %%r12, 16(%2)\n\tmov %%r13, 24(%2)\n\t"
+			 "mov %%r14, 32(%2)\n\tmov %%r15, 40(%2)"
+			 : "=&r"(ip), "=&r"(sp)
+			 : "r"(r)
+			 : "memory");
+	for (int depth = 0; depth < 64; depth++) {
+		struct cfi_state s;
+		uintptr_t func;
+		int k = cfi_at(depth ? ip - 1 : ip, &s, &func);
+		if (k == CFI_SIGNAL)
+			return 0; /* a handler's stack is not the program's call */
+		if (k != CFI_OK || s.other || (!s.ra_saved && !s.ra_undef))
+			return -1;
+		if (s.ra_undef)
+			return 0;
+		uintptr_t cfa = (s.cfa_reg == DW_RBP ? r[CS_RBP] : sp) + (uintptr_t)s.cfa_off;
+		if (cfa <= sp)
+			return -1;
+		for (int i = 0; i < 6; i++)
+			if (s.saved >> i & 1)
+				r[i] = *(const uintptr_t *)(cfa + (uintptr_t)s.off[i]);
+		ip = *(const uintptr_t *)(cfa + (uintptr_t)s.ra_off);
+		sp = cfa;
+		for (int i = 0; i < n; i++)
+			if (func == funcs[i]) {
+				*sp_out = sp;
+				memcpy(regs, r, sizeof(r));
+				return 1;
+			}
+		if (!ip)
+			return 0;
+	}
+	return 0;
+}
+
+static int call_regs_libunwind(const uintptr_t *funcs, int n, uintptr_t *sp_out, uintptr_t regs[6])
+{
+	static const int saved[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+				     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
+	unw_context_t uc;
+	unw_cursor_t cur;
+	la_unwind_begin();
+	if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
+		return 0;
+	for (int depth = 0; depth < 64; depth++) {
+		unw_proc_info_t pi;
+		if (unw_is_signal_frame(&cur) > 0)
+			return 0;
+		int entry = 0;
+		if (unw_get_proc_info(&cur, &pi) == 0 && pi.start_ip)
+			for (int i = 0; i < n; i++)
+				entry |= pi.start_ip == funcs[i];
+		if (unw_step(&cur) <= 0)
+			return 0;
+		if (!entry)
+			continue;
+		unw_word_t v;
+		if (unw_get_reg(&cur, UNW_REG_SP, &v) < 0)
+			return 0;
+		*sp_out = v;
+		for (int i = 0; i < 6; i++) {
+			if (unw_get_reg(&cur, saved[i], &v) < 0)
+				return 0;
+			regs[i] = v;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int la_unwind_call_regs(const uintptr_t *funcs, int n, uintptr_t *sp, uintptr_t regs[6])
+{
+	int k = call_regs_own(funcs, n, sp, regs);
+	return k >= 0 ? k : call_regs_libunwind(funcs, n, sp, regs);
 }
 
 /* Unwinds with room for any number of agent frames on top: whenever the
@@ -930,6 +1096,7 @@ int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 void __attribute__((noinline)) la_capture_verify(const uintptr_t *pcs, int n, int max)
 {
 	uintptr_t ref[max + 1];
+	la_unwind_begin();
 	int m = unw_backtrace((void **)ref, max + 1) - 1; /* this function's own frame */
 	if (m > max)
 		m = max;
@@ -961,5 +1128,6 @@ void la_capture_flush(void)
 	la_lock(&cache_lock);
 	cache_clear_locked();
 	la_unlock(&cache_lock);
-	unw_flush_cache(unw_local_addr_space, 0, 0);
+	if (__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE))
+		unw_flush_cache(unw_local_addr_space, 0, 0);
 }

@@ -7,10 +7,8 @@
  * it, and sigwait and its kin, which must never hand ours to the program.
  */
 #define _GNU_SOURCE
-#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -398,38 +396,17 @@ void la_world_init(void)
 	real_sigtimedwait = dlsym(RTLD_NEXT, "sigtimedwait");
 }
 
-static __attribute__((noinline)) void from_exit_entry(struct la_thread *t)
+/* The registers as they were when the program called exit (or the agent's
+ * _exit): what a frame still live then held. */
+static void from_exit_entry(struct la_thread *t)
 {
 #if defined(__x86_64__)
-	static const int saved[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
-				     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
-	uintptr_t agent_exit = (uintptr_t)la_agent__exit;
-	unw_context_t uc;
-	unw_cursor_t cur;
-	la_unwind_begin();
-	if (t->nregs + 6 > LA_NREGS || unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
+	uintptr_t funcs[] = { libc_exit, (uintptr_t)la_agent__exit }, sp, v[6];
+	if (t->nregs + 6 > LA_NREGS || la_unwind_call_regs(funcs, 2, &sp, v) != 1 || sp <= t->sp)
 		return;
-	for (int depth = 0; depth < 64; depth++) {
-		unw_proc_info_t pi;
-		if (unw_is_signal_frame(&cur) > 0)
-			return; /* a handler's stack is not the program's call */
-		int entry = unw_get_proc_info(&cur, &pi) == 0 && pi.start_ip &&
-			    (pi.start_ip == libc_exit || pi.start_ip == agent_exit);
-		if (unw_step(&cur) <= 0)
-			return;
-		if (!entry)
-			continue;
-		unw_word_t sp, v[6];
-		if (unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 || sp <= t->sp)
-			return;
-		for (int i = 0; i < 6; i++)
-			if (unw_get_reg(&cur, saved[i], &v[i]) < 0)
-				return;
-		for (int i = 0; i < 6; i++)
-			t->regs[t->nregs++] = v[i];
-		t->sp = sp;
-		return;
-	}
+	for (int i = 0; i < 6; i++)
+		t->regs[t->nregs++] = v[i];
+	t->sp = sp;
 #else
 	(void)t;
 #endif

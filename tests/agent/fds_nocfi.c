@@ -1,16 +1,19 @@
 /* Claim: the agent holds no descriptor of the program's (its first free
  * one is 3, as without the agent), and libunwind never touches one. The
- * program closes every descriptor, opens its input and output (which get 3
- * and 4, where libunwind's validation pipe was), then allocates from frames
- * without unwind information (fds_nocfi_lib.c is built without .eh_frame),
- * which libunwind steps by frame pointer while checking each address is
- * readable: its pipe check read 4 bytes of the input away and wrote 4 stack
- * bytes into the output. The input must be copied whole and the leaked
- * block's stack must run through both no-CFI frames to main. */
+ * program closes every descriptor, opens its input and output (3 and 4),
+ * then allocates from frames without unwind information (fds_nocfi_lib.c is
+ * built without .eh_frame). Those captures are libunwind's, which starts
+ * then and opens its validation pipe; it steps such frames by frame pointer
+ * while checking each address is readable, and its pipe check once read 4
+ * bytes of the input away and wrote 4 stack bytes into the output. The
+ * input must be copied whole, the pipe be closed again (the first free
+ * descriptor is 5 after the walks) and the leaked block's stack must run
+ * through both no-CFI frames to main. */
 // EXPECT: record D m 40 1 nocfi_alloc
 // EXPECT: stack nocfi_alloc nocfi_outer main
 // EXPECT: stdout first free descriptor 3
 // EXPECT: stdout in=3 out=4 copied 18 bytes intact
+// EXPECT: stdout after the walks first free descriptor 5
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,8 @@ int main(void)
 			free(p);
 	}
 	dropped = NULL;
+	int after = dup(0);
+	close(after);
 	ssize_t n = read(in, buf, sizeof(buf));
 	if (n > 0 && write(out, buf, (size_t)n) != n)
 		return 4;
@@ -56,5 +61,6 @@ int main(void)
 	unlink(out_path);
 	int intact = n == (ssize_t)strlen(text) && m == n && memcmp(back, text, (size_t)n) == 0;
 	printf("in=%d out=%d copied %zd bytes %s\n", in, out, n, intact ? "intact" : "damaged");
+	printf("after the walks first free descriptor %d\n", after);
 	return 0;
 }
