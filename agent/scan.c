@@ -37,15 +37,19 @@ struct range {
 /* how a root range counts its pointers */
 enum { INTERIOR_TOO = 1, START_ONLY = 2 };
 
+/* Mapped whole, touched only as far as filled: the counts first, so that a
+ * small program's preparation writes two pages. */
 struct la_scan_prep {
 	size_t bytes;
 	size_t nseg, nspan, nroots;
-	struct range seg[MAX_SEGS];   /* writable PT_LOADs of every module but ours */
-	char seg_mode[MAX_SEGS];      /* START_ONLY for the allocator's own data */
 	uintptr_t allocator_pc;       /* an address in the real malloc's module */
-	struct range span[MAX_MODS];  /* whole modules: not anonymous roots */
-	struct range roots[MAX_REG_ROOTS];
 	size_t tls_static_size, pthread_size;
+	struct range span[MAX_MODS];  /* whole modules: not anonymous roots */
+	struct {
+		uintptr_t lo, hi;
+		int mode;             /* START_ONLY for the allocator's own data */
+	} seg[MAX_SEGS];              /* writable PT_LOADs of every module but ours */
+	struct range roots[MAX_REG_ROOTS];
 };
 
 struct map {
@@ -122,8 +126,9 @@ static int prep_cb(struct dl_phdr_info *info, size_t size, void *data)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W) && p->nseg < MAX_SEGS) {
 			uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-			p->seg_mode[p->nseg] = allocator ? START_ONLY : INTERIOR_TOO;
-			p->seg[p->nseg++] = (struct range){ a, a + ph->p_memsz };
+			p->seg[p->nseg].lo = a;
+			p->seg[p->nseg].hi = a + ph->p_memsz;
+			p->seg[p->nseg++].mode = allocator ? START_ONLY : INTERIOR_TOO;
 		}
 	}
 	return 0;
@@ -1092,7 +1097,7 @@ void la_scan_run(struct la_scan_prep *prep, struct la_snap *s, struct la_world *
 		}
 	/* 2. globals: writable segments of every module but the agent */
 	for (size_t i = 0; i < prep->nseg; i++)
-		scan_root_mode(&c, prep->seg[i].lo, prep->seg[i].hi, prep->seg_mode[i]);
+		scan_root_mode(&c, prep->seg[i].lo, prep->seg[i].hi, prep->seg[i].mode);
 	/* 3. threads: registers, stacks, TLS */
 	int lost_stacks;
 	scan_threads(&c, prep, w, &lost_stacks);
