@@ -186,7 +186,7 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 		    uintptr_t target, uint64_t code_align, int64_t data_align)
 {
 	struct cfi_state stack[8];
-	int depth = 0;
+	int depth = 0, i;
 
 	while (r->p < r->end && !r->bad && !s->slow) {
 		uint8_t op = *r->p++;
@@ -252,11 +252,11 @@ static void cfi_run(struct rd *r, struct cfi_state *s, const struct cfi_state *i
 			return;
 		continue;
 	restore:
-		if (callee_saved(reg) >= 0) {
-			unsigned bit = 1u << callee_saved(reg);
+		if ((i = callee_saved(reg)) >= 0) {
+			unsigned bit = 1u << i;
 			s->saved = (s->saved & ~bit) | (init->saved & bit);
 			s->other = (s->other & ~bit) | (init->other & bit);
-			s->off[callee_saved(reg)] = init->off[callee_saved(reg)];
+			s->off[i] = init->off[i];
 		} else if (reg == DW_RA) {
 			s->ra_saved = init->ra_saved;
 			s->ra_undef = init->ra_undef;
@@ -840,16 +840,6 @@ static void cache_after_fork(void)
 static LA_TLS uintptr_t ok_page[4];
 static LA_TLS unsigned ok_next;
 
-static void unwind_start_once(void);
-static int unwind_started;
-
-void la_unwind_begin(void)
-{
-	if (LA_UNLIKELY(!__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE)))
-		unwind_start_once();
-	memset(ok_page, 0, sizeof(ok_page));
-}
-
 static int readable(uintptr_t a)
 {
 	uintptr_t page = a & ~(uintptr_t)4095;
@@ -937,6 +927,7 @@ static void unwind_start(void)
  * every signal is blocked, so no handler does; the lock is held across fork,
  * so that no child inherits a half-started libunwind. */
 static la_lock_t unwind_lock;
+static int unwind_started;
 
 static void __attribute__((noinline)) unwind_start_once(void)
 {
@@ -952,6 +943,13 @@ static void __attribute__((noinline)) unwind_start_once(void)
 	}
 	la_unlock(&unwind_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void la_unwind_begin(void)
+{
+	if (LA_UNLIKELY(!__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE)))
+		unwind_start_once();
+	memset(ok_page, 0, sizeof(ok_page));
 }
 
 static void unwind_fork_prepare(void)

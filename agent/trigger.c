@@ -503,10 +503,7 @@ LA_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	return set_handler(sig, handler, SA_RESTART);
 }
 
-LA_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
-{
-	return set_handler(sig, handler, SA_RESTART);
-}
+LA_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) __attribute__((alias("signal"), copy(signal)));
 
 /* System V semantics: what signal() is in a program built with a strict
  * standard (-std=c11: glibc maps it to __sysv_signal) */

@@ -270,7 +270,7 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 		return; /* a stop that is over */
 	}
 	struct la_thread *t = &slots[idx];
-	struct cut_sleep cut = { -1, NULL, 0, CLOCK_MONOTONIC, 0 };
+	struct cut_sleep cut = { .nr = -1 }; /* filled by cut_sleep_begin */
 	if (in_handler)
 		cut_sleep_begin(&t->sys, ctx, &cut); /* before the slot is reused */
 	save_context(t, ctx);
