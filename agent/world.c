@@ -281,6 +281,16 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 	while (__atomic_load_n(&release_word, __ATOMIC_ACQUIRE) != epoch)
 		futex(&release_word, FUTEX_WAIT_PRIVATE, release_word, NULL);
 	cut_sleep_finish(&cut, ctx);
+	if (in_handler) {
+		/* The handler's mask blocks the stop signal until sigreturn, and
+		 * the next stop may begin before this thread gets there (a loaded
+		 * machine): it would find the signal blocked and scan the thread
+		 * unparked. Unblocked now, that stop's signal parks it here. */
+		sigset_t stop;
+		sigemptyset(&stop);
+		sigaddset(&stop, si->si_signo);
+		pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	}
 	__atomic_fetch_sub(&inside, 1, __ATOMIC_ACQ_REL);
 	futex(&inside, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
