@@ -130,6 +130,7 @@ void la_init(void)
 	la_report_init();
 	la_exec_init();
 	la_capture_init();
+	la_libunwind_init();
 	la_scan_init();
 	la_world_init();
 	if (!la_opt.follow_children)

@@ -107,13 +107,21 @@ static inline void la_lock(la_lock_t *l)
 static inline void la_unlock(la_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
 static inline void la_lock_init(la_lock_t *l) { l->v = 0; }
 
+/* --- libunwind.c: libunwind, loaded at its first use ----------------------- */
+/* unw_backtrace from the caller's frame, this function's own first (an agent
+ * frame): the number of frames, 0 when libunwind cannot be loaded. The
+ * caller holds the guard. */
+int la_libunwind_backtrace(uintptr_t *pcs, int max);
+/* la_unwind_call_regs, walked by libunwind. */
+int la_libunwind_call_regs(const uintptr_t *funcs, int n, uintptr_t *sp, uintptr_t regs[6]);
+void la_libunwind_flush(void); /* after dlclose, once loaded */
+void la_libunwind_init(void);  /* start-up: fork handlers, dlerror's place */
+
 /* --- capture.c: the stack of the current allocation ----------------------- */
 /* A hook expands la_capture inline, so the walk starts in the hook's own
  * frame and covers exactly the frames the bare shim's unw_backtrace does: the
  * hook's, then the program's. The agent's frames at the top (the hook;
  * realloc(NULL) calling malloc) are dropped by address range. */
-int unw_backtrace(void **buffer, int size); /* libunwind, no header needed */
-void la_unwind_begin(void); /* before each libunwind walk: starts it the first time */
 extern uintptr_t la_self_text_lo;            /* the agent's own text */
 extern uintptr_t la_self_text_hi;
 #define LA_CAPTURE_FAST 32 /* deepest capture a hook does in its own frame */
@@ -152,8 +160,7 @@ static inline __attribute__((always_inline)) int la_capture(uintptr_t *buf, int 
 			 : "=&r"(ip), "=&r"(sp), "=&r"(bp));
 	int n = la_unwind(buf, max + LA_CAPTURE_SLACK, ip, sp, bp, &pcs);
 	if (LA_UNLIKELY(n < 0)) {
-		la_unwind_begin();
-		n = unw_backtrace((void **)buf, max + LA_CAPTURE_SLACK);
+		n = la_libunwind_backtrace(buf, max + LA_CAPTURE_SLACK);
 		pcs = buf; /* la_capture_tag is NULL */
 	}
 #ifdef LA_CAPTURE_VERIFY /* a test build: every walk checked against libunwind */

@@ -5,21 +5,13 @@
  * over the kernel's signal frames itself (a handler on a small alternate
  * stack has no room for libunwind). Any other frame the walker does not
  * fully understand sends the whole capture to unw_backtrace, so stacks stay
- * what libunwind would give; libunwind starts then, at its first use, and
- * reads memory through read_word here, never through its pipe among the
- * program's descriptors. The exit report's walk to the call of exit follows
- * the same tables.
+ * what libunwind would give (libunwind.c loads it then). The exit report's
+ * walk to the call of exit follows the same tables.
  */
 #define _GNU_SOURCE
-#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <libunwind.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -824,153 +816,9 @@ static void cache_after_fork(void)
 		cache_clear_locked();
 }
 
-/* --- libunwind's memory reads ----------------------------------------------
- * When libunwind steps a frame it has no unwind information for, it checks
- * that each address is readable by writing a byte of it into a pipe it
- * opened at start, after reading the pipe empty. Those two descriptors live
- * among the program's: a program that closes every descriptor and opens
- * files of its own had bytes of its input read away and bytes of the stack
- * written into its output. So the local address space reads memory through
- * read_word instead, which checks an address with no descriptor, and the
- * pipe, never used again, is closed: the program's descriptors are its own. */
-
-/* Pages known readable in this thread's current walk (a walk reads a few
- * stack pages); forgotten when the next walk starts, since a page may be
- * unmapped between walks. */
-static LA_TLS uintptr_t ok_page[4];
-static LA_TLS unsigned ok_next;
-
-static int readable(uintptr_t a)
-{
-	uintptr_t page = a & ~(uintptr_t)4095;
-	if (a - page > 4096 - sizeof(uintptr_t))
-		return readable(page + 4096) && readable(page + 4096 - sizeof(uintptr_t));
-	for (int i = 0; i < 4; i++)
-		if (ok_page[i] == page)
-			return 1;
-	/* An invalid 'how': the kernel copies the set in first (EFAULT when it
-	 * cannot read it), then refuses the call (EINVAL), changing nothing. */
-	int saved = errno;
-	long r = syscall(SYS_rt_sigprocmask, -1, (void *)a, NULL, sizeof(uint64_t));
-	int ok = r < 0 && errno == EINVAL;
-	errno = saved;
-	if (ok)
-		ok_page[ok_next++ % 4] = page;
-	return ok;
-}
-
-static int read_word(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
-{
-	(void)as;
-	(void)arg;
-	if (write) {
-		*(unw_word_t *)addr = *val; /* libunwind's own cursor: never the program's */
-		return 0;
-	}
-	if (!addr || !readable(addr))
-		return -UNW_EINVAL;
-	*val = *(const unw_word_t *)addr;
-	return 0;
-}
-
-/* The descriptors of /proc/self/fd but the listing's own, up to max; -1 when
- * unknown (no /proc, more than max). */
-static int list_fds(int *out, int max)
-{
-	int self = -1, n = la_proc_numbers("/proc/self/fd", out, max + 1, &self), k = 0;
-	if (n < 0 || n > max + 1)
-		return -1;
-	for (int i = 0; i < n; i++)
-		if (out[i] != self)
-			out[k++] = out[i];
-	return k;
-}
-
-/* libunwind's pipe end: non-blocking and close-on-exec, as it opens them. */
-static int unwind_pipe_end(int fd, const struct stat *st)
-{
-	return S_ISFIFO(st->st_mode) && (fcntl(fd, F_GETFL) & O_NONBLOCK) &&
-	       (fcntl(fd, F_GETFD) & FD_CLOEXEC);
-}
-
-/* Starts libunwind (which opens its pipe), swaps in read_word and closes
- * the pipe: the two new descriptors, when they are the two ends of one
- * pipe opened as libunwind opens it. */
-static void unwind_start(void)
-{
-	int before[65], after[67], fresh[2], nfresh = 0; /* one more: the listing's own */
-	int nb = list_fds(before, 64);
-	unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space); /* starts libunwind */
-	if (acc)
-		acc->access_mem = read_word;
-	int na = nb < 0 ? -1 : list_fds(after, 66);
-	for (int i = 0; i < na; i++) {
-		int old = 0;
-		for (int j = 0; j < nb && !old; j++)
-			old = before[j] == after[i];
-		if (!old && nfresh < 2)
-			fresh[nfresh] = after[i];
-		nfresh += !old;
-	}
-	struct stat a, b;
-	if (acc && nfresh == 2 && fstat(fresh[0], &a) == 0 && fstat(fresh[1], &b) == 0 &&
-	    a.st_ino == b.st_ino && unwind_pipe_end(fresh[0], &a) && unwind_pipe_end(fresh[1], &b)) {
-		close(fresh[0]);
-		close(fresh[1]);
-	}
-}
-
-/* libunwind starts when a walk first needs it, which most programs' walks
- * never do: starting it costs about 100 KiB of resident memory (its caches,
- * its start-up code, the libc pages it touches). Its callers hold
- * the guard, so libunwind's own allocations do not come back here, and
- * every signal is blocked, so no handler does; the lock is held across fork,
- * so that no child inherits a half-started libunwind. */
-static la_lock_t unwind_lock;
-static int unwind_started;
-
-static void __attribute__((noinline)) unwind_start_once(void)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	la_lock(&unwind_lock);
-	if (!unwind_started) {
-		unwind_start();
-		/* Per-thread caching where libunwind was built with it; harmless otherwise. */
-		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-		__atomic_store_n(&unwind_started, 1, __ATOMIC_RELEASE);
-	}
-	la_unlock(&unwind_lock);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-void la_unwind_begin(void)
-{
-	if (LA_UNLIKELY(!__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE)))
-		unwind_start_once();
-	memset(ok_page, 0, sizeof(ok_page));
-}
-
-static void unwind_fork_prepare(void)
-{
-	la_lock(&unwind_lock);
-}
-
-static void unwind_fork_parent(void)
-{
-	la_unlock(&unwind_lock);
-}
-
-static void unwind_fork_child(void)
-{
-	la_unlock(&unwind_lock);
-	cache_after_fork();
-}
-
 void la_capture_init(void)
 {
-	pthread_atfork(unwind_fork_prepare, unwind_fork_parent, unwind_fork_child);
+	pthread_atfork(NULL, NULL, cache_after_fork);
 	mine_key_ok = pthread_key_create(&mine_key, memos_give_back) == 0;
 	find_object = (int (*)(void *, struct dl_find_object *))dlsym(RTLD_DEFAULT, "_dl_find_object");
 }
@@ -1025,45 +873,10 @@ static int __attribute__((noinline)) call_regs_own(const uintptr_t *funcs, int n
 	return 0;
 }
 
-static int call_regs_libunwind(const uintptr_t *funcs, int n, uintptr_t *sp_out, uintptr_t regs[6])
-{
-	static const int saved[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
-				     UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
-	unw_context_t uc;
-	unw_cursor_t cur;
-	la_unwind_begin();
-	if (unw_getcontext(&uc) < 0 || unw_init_local(&cur, &uc) < 0)
-		return 0;
-	for (int depth = 0; depth < 64; depth++) {
-		unw_proc_info_t pi;
-		if (unw_is_signal_frame(&cur) > 0)
-			return 0;
-		int entry = 0;
-		if (unw_get_proc_info(&cur, &pi) == 0 && pi.start_ip)
-			for (int i = 0; i < n; i++)
-				entry |= pi.start_ip == funcs[i];
-		if (unw_step(&cur) <= 0)
-			return 0;
-		if (!entry)
-			continue;
-		unw_word_t v;
-		if (unw_get_reg(&cur, UNW_REG_SP, &v) < 0)
-			return 0;
-		*sp_out = v;
-		for (int i = 0; i < 6; i++) {
-			if (unw_get_reg(&cur, saved[i], &v) < 0)
-				return 0;
-			regs[i] = v;
-		}
-		return 1;
-	}
-	return 0;
-}
-
 int la_unwind_call_regs(const uintptr_t *funcs, int n, uintptr_t *sp, uintptr_t regs[6])
 {
 	int k = call_regs_own(funcs, n, sp, regs);
-	return k >= 0 ? k : call_regs_libunwind(funcs, n, sp, regs);
+	return k >= 0 ? k : la_libunwind_call_regs(funcs, n, sp, regs);
 }
 
 /* Unwinds with room for any number of agent frames on top: whenever the
@@ -1072,10 +885,9 @@ int la_unwind_call_regs(const uintptr_t *funcs, int n, uintptr_t *sp, uintptr_t 
 int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
 {
 	la_capture_tag = NULL;
-	la_unwind_begin();
 	for (int slack = 16;; slack *= 2) {
 		uintptr_t buf[max + slack];
-		int n = unw_backtrace((void **)buf, max + slack);
+		int n = la_libunwind_backtrace(buf, max + slack);
 		int skip = 0;
 
 		while (skip < n && buf[skip] >= la_self_text_lo && buf[skip] < la_self_text_hi)
@@ -1093,14 +905,13 @@ int __attribute__((noinline)) la_capture_deep(uintptr_t *pcs, int max)
  * (the hook, at another instruction) must be the walk's. */
 void __attribute__((noinline)) la_capture_verify(const uintptr_t *pcs, int n, int max)
 {
-	uintptr_t ref[max + 1];
-	la_unwind_begin();
-	int m = unw_backtrace((void **)ref, max + 1) - 1; /* this function's own frame */
+	uintptr_t ref[max + 2];
+	int m = la_libunwind_backtrace(ref, max + 2) - 2; /* its own frame and this one's */
 	if (m > max)
 		m = max;
 	int same = m == n;
 	for (int i = 1; same && i < n; i++)
-		same = ref[i + 1] == pcs[i];
+		same = ref[i + 2] == pcs[i];
 	if (!same) {
 		char a[20], b[20];
 		a[la_fmt_dec(a, (uint64_t)n)] = 0;
@@ -1111,7 +922,7 @@ void __attribute__((noinline)) la_capture_verify(const uintptr_t *pcs, int n, in
 			if (i < n)
 				x[la_fmt_hex(x, pcs[i])] = 0;
 			if (i < m)
-				y[la_fmt_hex(y, ref[i + 1])] = 0;
+				y[la_fmt_hex(y, ref[i + 2])] = 0;
 			la_warn("  ", x, " ", y, NULL);
 		}
 	}
@@ -1126,6 +937,5 @@ void la_capture_flush(void)
 	la_lock(&cache_lock);
 	cache_clear_locked();
 	la_unlock(&cache_lock);
-	if (__atomic_load_n(&unwind_started, __ATOMIC_ACQUIRE))
-		unw_flush_cache(unw_local_addr_space, 0, 0);
+	la_libunwind_flush();
 }

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include "../../agent/agent.h"
 
 static int test_no;
