@@ -95,6 +95,19 @@ size_t la_fmt_dec(char *buf, uint64_t v);
  * how many there are, -1 when it cannot be read. *self (if not NULL) gets
  * the descriptor the listing used, itself an entry of /proc/self/fd. */
 int la_proc_numbers(const char *path, int *out, int max, int *self);
+/* The calling thread's thread pointer (where its static TLS hangs). */
+static inline uintptr_t la_thread_pointer(void)
+{
+	uintptr_t tp;
+#if defined(__x86_64__)
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+#elif defined(__aarch64__)
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+#else
+	tp = (uintptr_t)__builtin_thread_pointer();
+#endif
+	return tp;
+}
 /* A lock usable in hooks and across fork, with no allocation: one exchange
  * to take it, one plain store to drop it (about 20 cycles uncontended). */
 typedef struct { int v; } la_lock_t;

@@ -161,23 +161,12 @@ static void start(void)
  * load and refilled after it. A glibc without it (before 2.34) loses it. */
 static intptr_t dlerror_at; /* 0: unknown */
 
-static uintptr_t thread_pointer(void)
-{
-	uintptr_t tp;
-#if defined(__x86_64__)
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-#else
-	tp = (uintptr_t)__builtin_thread_pointer();
-#endif
-	return tp;
-}
-
 /* dlopen()s libunwind and looks up its entry points into s: 1, or 0 with
  * why in why[]. */
 static int load(struct syms *s, char *why, size_t size)
 {
-	void **pending = dlerror_at ? (void **)(thread_pointer() + (uintptr_t)dlerror_at) : NULL;
-	void *program_s = pending ? *pending : NULL;
+	void **pending = dlerror_at ? (void **)(la_thread_pointer() + (uintptr_t)dlerror_at) : NULL;
+	void *theirs = pending ? *pending : NULL;
 	if (pending)
 		*pending = NULL;
 	void *h = dlopen(LA_LIBUNWIND, RTLD_NOW | RTLD_LOCAL);
@@ -201,7 +190,7 @@ static int load(struct syms *s, char *why, size_t size)
 		dlerror(); /* frees the message */
 	}
 	if (pending)
-		*pending = program_s;
+		*pending = theirs;
 	return ok;
 }
 
@@ -306,5 +295,5 @@ void la_libunwind_init(void)
 	pthread_atfork(fork_prepare, fork_done, fork_done);
 	void *p = dlvsym(RTLD_DEFAULT, "__libc_dlerror_result", "GLIBC_PRIVATE");
 	if (p)
-		dlerror_at = (intptr_t)((uintptr_t)p - thread_pointer());
+		dlerror_at = (intptr_t)((uintptr_t)p - la_thread_pointer());
 }

@@ -54,19 +54,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uintptr_t thread_pointer(void)
-{
-	uintptr_t tp;
-#if defined(__x86_64__)
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-#elif defined(__aarch64__)
-	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
-#else
-	tp = (uintptr_t)__builtin_thread_pointer();
-#endif
-	return tp;
-}
-
 /* The machine context as words (general registers, flags, the fp-state
  * pointer) plus the vector registers, which compilers use to copy pointers. */
 static void save_context(struct la_thread *t, const ucontext_t *uc)
@@ -274,7 +261,7 @@ static void park(const siginfo_t *si, ucontext_t *ctx, int in_handler)
 	if (in_handler)
 		cut_sleep_begin(&t->sys, ctx, &cut); /* before the slot is reused */
 	save_context(t, ctx);
-	t->tp = thread_pointer();
+	t->tp = la_thread_pointer();
 	__atomic_store_n(&t->state, LA_T_PARKED, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&parked_count, 1, __ATOMIC_ACQ_REL);
 	futex(&parked_count, FUTEX_WAKE_PRIVATE, 1, NULL);
@@ -439,7 +426,7 @@ void la_world_capture_self(int at_exit)
 	__builtin_unwind_init(); /* spills callee-saved registers into this frame */
 #endif
 	t->sp = (uintptr_t)__builtin_frame_address(0);
-	t->tp = thread_pointer();
+	t->tp = la_thread_pointer();
 	t->tid = (pid_t)syscall(SYS_gettid);
 	t->state = LA_T_SELF;
 	if (at_exit)
