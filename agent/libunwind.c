@@ -1,8 +1,8 @@
 /* libunwind.c: libunwind, loaded at its first use. The agent's own walker
  * (capture.c) follows almost every frame; libunwind walks the stacks it
  * cannot (frames without unwind tables, rules beyond the walker). Loaded
- * with the agent, libunwind and its liblzma cost every program about
- * 240 KiB of resident memory and two more objects to load, so they are
+ * with the agent, libunwind and its liblzma cost every program 130-240 KiB
+ * of resident memory and two more objects to load, so they are
  * dlopen()ed the first time a walk needs them, and most programs never
  * load them. The load leaves the program's pending dlerror() as it was;
  * the start swaps in memory reads that use no descriptor (read_word).
