@@ -47,11 +47,16 @@ static long futex(volatile int *w, int op, int val, const struct timespec *ts)
 	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
 }
 
-static uint64_t now_ns(void)
+static int64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return (uint64_t)clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The machine context as words (general registers, flags, the fp-state
@@ -114,13 +119,6 @@ struct cut_sleep {
 	clockid_t clock;
 	int64_t deadline;  /* ns on clock */
 };
-
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void cut_sleep_begin(const struct la_syscall *sc, const ucontext_t *uc, struct cut_sleep *r)
 {
